@@ -1,0 +1,476 @@
+//! The commands: `--about`, `--discover`, `--test` and the sync. Each one reads its inputs first
+//! (settings, catalog, state: errors before any container exists), then runs the connector through
+//! [`Session::run_connector`], the one place where a container is created, driven and removed, on
+//! every path: success, error, broken pipe, or signal.
+use crate::cli::Args;
+use crate::docker::{Engine, RunError, RunSpec, FILES_DIR};
+use crate::error::{AppError, Kind};
+use crate::pipeline::{self, Finished, PipelineError};
+use crate::settings::{self, Settings};
+use crate::translate::airbyte::Catalog;
+use crate::translate::catalog::{self, SingerCatalog};
+use crate::translate::reader::{Outcome, Reader};
+use crate::translate::state::StateStore;
+use crate::{about, output};
+use anyhow::{anyhow, Context};
+use std::io::Write;
+use tokio::signal::unix::{signal, Signal, SignalKind};
+
+/// Runs the command the arguments ask for.
+pub async fn run(args: Args) -> Result<(), AppError> {
+    let mut signals = Signals::install().map_err(|e| AppError::new(Kind::Connector, e))?;
+    if args.about && args.config.is_empty() {
+        return about::print(args.format, None).map_err(output_error);
+    }
+    let env: Vec<(String, String)> = std::env::vars().collect();
+    let raw = settings::load_raw(&args.config, &env)?;
+    if args.about {
+        return about_with_config(&args, &raw, &mut signals).await;
+    }
+    let settings = settings::check(&raw)?;
+    let catalog = args.catalog_path().map(read_catalog).transpose()?;
+    let state = match &args.state {
+        Some(path) => {
+            let bytes = std::fs::read(path)
+                .with_context(|| format!("cannot read the state file {path}"))
+                .map_err(config)?;
+            StateStore::from_input(&bytes)
+                .with_context(|| format!("state file {path}"))
+                .map_err(config)?
+        }
+        None => StateStore::default(),
+    };
+    let session = Session::start(settings).await?;
+    if args.discover {
+        return session.discover(&mut signals).await;
+    }
+    if args.test {
+        return session.test(&mut signals).await;
+    }
+    session.sync(catalog.as_ref(), state, &mut signals).await
+}
+
+fn config(e: anyhow::Error) -> AppError {
+    AppError::new(Kind::Config, e)
+}
+
+fn output_error(e: std::io::Error) -> AppError {
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        AppError::new(
+            Kind::OutputClosed,
+            anyhow!("stdout was closed by its reader"),
+        )
+    } else {
+        AppError::new(
+            Kind::Connector,
+            anyhow!(e).context("cannot write to stdout"),
+        )
+    }
+}
+
+fn read_catalog(path: &str) -> Result<SingerCatalog, AppError> {
+    let bytes = std::fs::read(path)
+        .with_context(|| format!("cannot read the catalog file {path}"))
+        .map_err(config)?;
+    serde_json::from_slice(&bytes)
+        .with_context(|| {
+            format!("the catalog file {path} is not a Singer catalog (`{{\"streams\": [...]}}`)")
+        })
+        .map_err(config)
+}
+
+async fn about_with_config(
+    args: &Args,
+    raw: &serde_json::Map<String, serde_json::Value>,
+    signals: &mut Signals,
+) -> Result<(), AppError> {
+    let spec = async {
+        let settings = settings::check(raw)?;
+        let session = Session::start(settings).await?;
+        session.spec(signals).await
+    }
+    .await;
+    match spec {
+        Ok(spec) => about::print(args.format, Some(&spec)).map_err(output_error),
+        Err(e) => {
+            tracing::warn!(
+                "cannot get the connector's spec, printing the tap's own settings only: {e}"
+            );
+            about::print(args.format, None).map_err(output_error)
+        }
+    }
+}
+
+/// SIGTERM and SIGINT, caught so the container is removed before the tap dies by the same signal.
+struct Signals {
+    term: Signal,
+    int: Signal,
+}
+
+impl Signals {
+    fn install() -> std::io::Result<Signals> {
+        Ok(Signals {
+            term: signal(SignalKind::terminate())?,
+            int: signal(SignalKind::interrupt())?,
+        })
+    }
+
+    async fn recv(&mut self) -> i32 {
+        tokio::select! {
+            _ = self.term.recv() => libc::SIGTERM,
+            _ = self.int.recv() => libc::SIGINT,
+        }
+    }
+}
+
+/// Dies by `sig` with its default action, as a process that never caught it would.
+#[allow(unsafe_code)]
+fn die_by(sig: i32) -> ! {
+    // SAFETY: restoring the default disposition and raising a signal are async-signal-safe libc
+    // calls with no memory effects; nothing runs after the process is terminated.
+    unsafe {
+        libc::signal(sig, libc::SIG_DFL);
+        libc::raise(sig);
+    }
+    std::process::exit(128 + sig)
+}
+
+/// A connected engine and the image, ready to run connector commands.
+struct Session {
+    engine: Engine,
+    settings: Settings,
+    image: String,
+    user: String,
+}
+
+/// Files handed to the connector, by name inside [`FILES_DIR`].
+struct Files(Vec<(String, Vec<u8>)>);
+
+impl Files {
+    fn path(name: &str) -> String {
+        format!("{FILES_DIR}/{name}")
+    }
+}
+
+impl Session {
+    async fn start(settings: Settings) -> Result<Session, AppError> {
+        let engine = Engine::connect().await?;
+        let image = settings.image_reference();
+        let user = engine.ensure_image(&image).await?;
+        Ok(Session {
+            engine,
+            settings,
+            image,
+            user,
+        })
+    }
+
+    fn config_file(&self) -> (String, Vec<u8>) {
+        let bytes =
+            serde_json::to_vec(&self.settings.airbyte_config).expect("a JSON map serializes");
+        ("config.json".to_string(), bytes)
+    }
+
+    /// Runs one connector command to its end; the container is removed on every path.
+    async fn run_connector<W: Write + Send + 'static>(
+        &self,
+        args: Vec<String>,
+        files: Files,
+        reader: Reader,
+        out: W,
+        signals: &mut Signals,
+    ) -> Result<Ran, AppError> {
+        let command = args[0].clone();
+        let spec = RunSpec {
+            image: &self.image,
+            args,
+            files: files.0,
+            mounts: &self.settings.docker_mounts,
+        };
+        let id = self.engine.create(&spec, &self.user).await?;
+        tracing::info!(image = %self.image, command, container = &id[..12], "running the connector");
+        let result = tokio::select! {
+            r = self.drive(&id, reader, out) => Ok(r),
+            sig = signals.recv() => Err(sig),
+        };
+        self.engine.remove(&id).await;
+        match result {
+            Ok(r) => r,
+            Err(sig) => {
+                tracing::warn!(
+                    signal = sig,
+                    "interrupted; the connector's container was removed"
+                );
+                die_by(sig)
+            }
+        }
+    }
+
+    async fn drive<W: Write + Send + 'static>(
+        &self,
+        id: &str,
+        reader: Reader,
+        out: W,
+    ) -> Result<Ran, AppError> {
+        let (tx, rx) = tokio::sync::mpsc::channel(pipeline::CHANNEL_CHUNKS);
+        let thread = pipeline::spawn(reader, rx, self.settings.max_line_bytes, out);
+        let exit = self.engine.run(id, &self.image, tx).await;
+        let finished = tokio::task::spawn_blocking(move || thread.join())
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .ok_or_else(|| {
+                AppError::new(Kind::Connector, anyhow!("the translating thread failed"))
+            })?;
+        match exit {
+            Ok(exit) => Ok(Ran {
+                finished,
+                code: exit.code,
+                stderr_tail: exit.stderr_tail,
+            }),
+            // The pipeline stopped first: its error is the one to report.
+            Err(RunError::ConsumerGone) => Ok(Ran {
+                finished,
+                code: -1,
+                stderr_tail: vec![],
+            }),
+            Err(RunError::Docker(e)) => Err(e.into()),
+        }
+    }
+
+    async fn spec(&self, signals: &mut Signals) -> Result<serde_json::Value, AppError> {
+        let ran = self
+            .run_connector(
+                vec!["spec".into()],
+                Files(vec![]),
+                Reader::command(),
+                std::io::sink(),
+                signals,
+            )
+            .await?;
+        ran.check_ended("spec")?;
+        let spec = ran
+            .finished
+            .outcome
+            .spec
+            .as_ref()
+            .ok_or_else(|| ran.failure("spec", "the connector printed no SPEC message"))?;
+        serde_json::from_str(spec.get()).map_err(|e| {
+            AppError::new(
+                Kind::Connector,
+                anyhow!("the connector's SPEC is not valid: {e}"),
+            )
+        })
+    }
+
+    async fn discover(&self, signals: &mut Signals) -> Result<(), AppError> {
+        let streams = self.discover_streams(signals).await?;
+        output::json_document(&catalog::to_singer(&streams)).map_err(output_error)
+    }
+
+    async fn discover_streams(
+        &self,
+        signals: &mut Signals,
+    ) -> Result<Vec<(crate::translate::airbyte::Stream, serde_json::Value)>, AppError> {
+        let args = vec![
+            "discover".into(),
+            "--config".into(),
+            Files::path("config.json"),
+        ];
+        let ran = self
+            .run_connector(
+                args,
+                Files(vec![self.config_file()]),
+                Reader::command(),
+                std::io::sink(),
+                signals,
+            )
+            .await?;
+        ran.check_ended("discover")?;
+        let raw =
+            ran.finished.outcome.catalog.as_ref().ok_or_else(|| {
+                ran.failure("discover", "the connector printed no CATALOG message")
+            })?;
+        let parsed: Catalog = serde_json::from_str(raw.get()).map_err(|e| {
+            AppError::new(
+                Kind::Connector,
+                anyhow!("the connector's CATALOG is not valid: {e}"),
+            )
+        })?;
+        catalog::parse_streams(&parsed.streams).map_err(|e| AppError::new(Kind::Connector, e))
+    }
+
+    async fn test(&self, signals: &mut Signals) -> Result<(), AppError> {
+        let args = vec![
+            "check".into(),
+            "--config".into(),
+            Files::path("config.json"),
+        ];
+        let ran = self
+            .run_connector(
+                args,
+                Files(vec![self.config_file()]),
+                Reader::command(),
+                std::io::sink(),
+                signals,
+            )
+            .await?;
+        ran.check_ended("check")?;
+        match &ran.finished.outcome.connection_status {
+            Some(s) if s.status == "SUCCEEDED" => {
+                tracing::info!("connection check succeeded");
+                Ok(())
+            }
+            Some(s) => Err(AppError::new(
+                Kind::Config,
+                anyhow!(
+                    "the connection check failed: {}",
+                    s.message.as_deref().unwrap_or("(no message)")
+                ),
+            )),
+            None => Err(ran.failure(
+                "check",
+                "the connector printed no CONNECTION_STATUS message",
+            )),
+        }
+    }
+
+    async fn sync(
+        &self,
+        singer_catalog: Option<&SingerCatalog>,
+        state: StateStore,
+        signals: &mut Signals,
+    ) -> Result<(), AppError> {
+        let discovered = if catalog::needs_discover(singer_catalog) {
+            if singer_catalog.is_some() {
+                tracing::info!(
+                    "the catalog does not carry the connector's streams; running discover once"
+                );
+            }
+            Some(self.discover_streams(signals).await?)
+        } else {
+            None
+        };
+        let plan = catalog::plan(singer_catalog, discovered.as_deref())
+            .map_err(|e| AppError::new(Kind::Config, e))?;
+        for note in &plan.notes {
+            tracing::warn!("{note}");
+        }
+        if plan.streams.is_empty() {
+            tracing::warn!("no stream is selected; nothing to sync");
+            return Ok(());
+        }
+        let mut files = vec![
+            self.config_file(),
+            (
+                "catalog.json".to_string(),
+                plan.configured_catalog.to_string().into_bytes(),
+            ),
+        ];
+        let mut args = vec![
+            "read".into(),
+            "--config".into(),
+            Files::path("config.json"),
+            "--catalog".into(),
+            Files::path("catalog.json"),
+        ];
+        if let Some(input) = state.connector_input() {
+            files.push(("state.json".to_string(), input.into_bytes()));
+            args.extend(["--state".to_string(), Files::path("state.json")]);
+        }
+        let reader = Reader::sync(&plan.streams, state);
+        let ran = self
+            .run_connector(args, Files(files), reader, output::singer_stream(), signals)
+            .await?;
+        ran.check_ended("read")?;
+        let o = &ran.finished.outcome;
+        tracing::info!(
+            records = o.records,
+            states = o.states,
+            streams = plan.streams.len(),
+            "sync finished"
+        );
+        Ok(())
+    }
+}
+
+/// A finished connector run.
+struct Ran {
+    finished: Finished,
+    code: i64,
+    stderr_tail: Vec<String>,
+}
+
+impl Ran {
+    /// Errors for a run that did not end well: the pipeline's own error first (stdout closed, a line
+    /// too long), then TRACE errors, then a non-zero exit code.
+    fn check_ended(&self, command: &str) -> Result<(), AppError> {
+        match &self.finished.error {
+            Some(PipelineError::OutputClosed) => {
+                return Err(AppError::new(
+                    Kind::OutputClosed,
+                    anyhow!("stdout was closed by its reader; the sync did not finish"),
+                ))
+            }
+            Some(e @ PipelineError::Output(_)) => {
+                return Err(AppError::new(Kind::Connector, anyhow!("{e}")))
+            }
+            Some(e @ PipelineError::Line(_)) => return Err(self.failure(command, &e.to_string())),
+            None => {}
+        }
+        let o: &Outcome = &self.finished.outcome;
+        if let Some(first) = o.errors.first() {
+            let kind = if o
+                .errors
+                .iter()
+                .any(|e| e.failure_type.as_deref() == Some("config_error"))
+            {
+                Kind::Config
+            } else {
+                Kind::Connector
+            };
+            let mut text = format!(
+                "the connector reported {} error{} ({}): {}",
+                o.errors.len(),
+                if o.errors.len() == 1 { "" } else { "s" },
+                first
+                    .failure_type
+                    .as_deref()
+                    .unwrap_or("unknown failure type"),
+                first.message.as_deref().unwrap_or("(no message)")
+            );
+            if self.code != 0 {
+                text.push_str(&format!("; it exited with code {}", self.code));
+            }
+            return Err(AppError {
+                kind,
+                error: anyhow!(self.with_stderr(text)),
+            });
+        }
+        if self.code != 0 {
+            return Err(self.failure(
+                command,
+                &format!("the connector exited with code {}", self.code),
+            ));
+        }
+        Ok(())
+    }
+
+    fn failure(&self, command: &str, what: &str) -> AppError {
+        AppError::new(
+            Kind::Connector,
+            anyhow!(self.with_stderr(format!("`{command}` failed: {what}"))),
+        )
+    }
+
+    fn with_stderr(&self, mut text: String) -> String {
+        if !self.stderr_tail.is_empty() {
+            text.push_str("\n  last lines of the connector's stderr:");
+            for line in &self.stderr_tail {
+                text.push_str("\n    ");
+                text.push_str(line);
+            }
+        }
+        text
+    }
+}

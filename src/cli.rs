@@ -1,0 +1,59 @@
+//! The command line, Meltano SDK style. Parsing only: no side effects.
+use clap::{Parser, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "tap-airbyte",
+    version,
+    about = "Run any Airbyte source connector as a Singer tap, through the Docker Engine API.",
+    long_about = None,
+    after_help = "Exit codes: 0 success; 1 connector failure; 2 configuration or usage error; \
+                  3 Docker engine problem; 4 stdout closed by its reader. On SIGTERM/SIGINT the \
+                  connector container is removed and the tap dies by the same signal."
+)]
+pub struct Args {
+    /// Config file (JSON). May repeat: later files win key by key. `ENV` reads TAP_AIRBYTE_* variables.
+    #[arg(long = "config", value_name = "PATH")]
+    pub config: Vec<String>,
+
+    /// Print the Singer catalog of the connector's streams to stdout (nothing else goes to stdout).
+    #[arg(long)]
+    pub discover: bool,
+
+    /// Singer catalog: which streams and properties to sync, and how.
+    #[arg(long, value_name = "PATH", conflicts_with = "properties")]
+    pub catalog: Option<String>,
+
+    /// Legacy name of --catalog.
+    #[arg(long, value_name = "PATH", hide = true)]
+    pub properties: Option<String>,
+
+    /// State to resume from (the value of the last Singer STATE, or tap-airbyte-wrapper's).
+    #[arg(long, value_name = "PATH")]
+    pub state: Option<String>,
+
+    /// Print what the tap is and its settings; with a config, also the connector's own settings.
+    #[arg(long)]
+    pub about: bool,
+
+    /// Format of --about.
+    #[arg(long, value_enum, default_value_t = AboutFormat::Text, requires = "about")]
+    pub format: AboutFormat,
+
+    /// Run the connector's `check`; exit 0 only when it reports SUCCEEDED.
+    #[arg(long)]
+    pub test: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AboutFormat {
+    Text,
+    Json,
+    Markdown,
+}
+
+impl Args {
+    pub fn catalog_path(&self) -> Option<&str> {
+        self.catalog.as_deref().or(self.properties.as_deref())
+    }
+}

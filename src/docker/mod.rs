@@ -1,0 +1,512 @@
+//! The Docker runtime: the only module that talks to the Docker Engine (through bollard).
+//!
+//! One connector run is: [`Engine::create`] (create the container, upload its files as a tar),
+//! [`Engine::run`] (attach, start, pump stdout into a bounded channel and stderr into logs, wait for
+//! the exit code), and [`Engine::remove`] (always, whatever happened). The caller owns that sequence
+//! so that removal happens in one explicit place (see `app`).
+//!
+//! Not here: what the output means (that is `translate`), and the choice of files and arguments.
+pub mod archive;
+
+use crate::settings::{MountKind, MountSpec};
+use archive::Access;
+use bollard::container::LogOutput;
+use bollard::errors::Error as BollardError;
+use bollard::models::{ContainerCreateBody, HostConfig, HostConfigLogConfig, Mount, MountType};
+use bollard::query_parameters::{
+    AttachContainerOptionsBuilder, CreateContainerOptionsBuilder, CreateImageOptionsBuilder,
+    DownloadFromContainerOptionsBuilder, ListContainersOptionsBuilder,
+    RemoveContainerOptionsBuilder, UploadToContainerOptionsBuilder,
+};
+use bollard::Docker;
+use bytes::Bytes;
+use futures_util::{StreamExt, TryStreamExt};
+use std::collections::{HashMap, VecDeque};
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+/// Label that marks every container the tap creates; its value is the tap's process id.
+pub const LABEL: &str = "io.tap-airbyte.owner";
+/// Label holding the connector command (`spec`, `check`, `discover`, `read`).
+pub const LABEL_COMMAND: &str = "io.tap-airbyte.command";
+/// Where the connector's files are put inside the container.
+pub const FILES_DIR: &str = "/config";
+/// How many of the connector's last stderr lines are kept for error reports.
+const STDERR_TAIL: usize = 20;
+/// Longest stderr line logged; the rest is cut.
+const MAX_STDERR_LINE: usize = 16 * 1024;
+/// After the container exits, how long the attach stream may stay silent before it is given up.
+const DRAIN_IDLE: Duration = Duration::from_secs(5);
+
+#[derive(Debug, thiserror::Error)]
+pub enum DockerError {
+    #[error(
+        "cannot reach the Docker engine at {address}: {source}\n  Is the engine running and can this user use it? \
+         Set DOCKER_HOST to its address (unix:///var/run/docker.sock, tcp://HOST:2375, or tcp://HOST:2376 with \
+         DOCKER_TLS_VERIFY=1 and DOCKER_CERT_PATH)."
+    )]
+    Connect {
+        address: String,
+        source: BollardError,
+    },
+    #[error("timed out after {seconds} s reaching the Docker engine at {address}; check DOCKER_HOST and the network")]
+    ConnectTimeout { address: String, seconds: u64 },
+    #[error("cannot inspect image {image}: {source}")]
+    Inspect { image: String, source: BollardError },
+    #[error("image {image} is not present and pulling it failed: {message}")]
+    Pull { image: String, message: String },
+    #[error("cannot create a container from {image}: {source}")]
+    Create { image: String, source: BollardError },
+    #[error("cannot upload the connector's files into container {id}: {source}")]
+    Upload { id: String, source: BollardError },
+    #[error("cannot attach to container {id}: {source}")]
+    Attach { id: String, source: BollardError },
+    #[error("cannot start container {id} ({image}): {source}")]
+    Start {
+        id: String,
+        image: String,
+        source: BollardError,
+    },
+    #[error("lost the output stream of container {id}: {source}")]
+    Output { id: String, source: BollardError },
+    #[error("cannot wait for container {id}: {source}")]
+    Wait { id: String, source: BollardError },
+    #[error("cannot list containers: {source}")]
+    List { source: BollardError },
+}
+
+/// A connected Docker engine.
+#[derive(Clone)]
+pub struct Engine {
+    docker: Docker,
+    address: String,
+}
+
+/// What to run.
+pub struct RunSpec<'a> {
+    pub image: &'a str,
+    /// The connector command and its flags, after the image's entrypoint.
+    pub args: Vec<String>,
+    /// Files placed in [`FILES_DIR`], readable and writable by the image's user.
+    pub files: Vec<(String, Vec<u8>)>,
+    pub mounts: &'a [MountSpec],
+}
+
+/// How a run ended.
+#[derive(Debug)]
+pub struct Exit {
+    pub code: i64,
+    /// The connector's last stderr lines.
+    pub stderr_tail: Vec<String>,
+}
+
+/// Why [`Engine::run`] stopped early.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Docker(#[from] DockerError),
+    /// The consumer of stdout went away (the pipeline stopped); the container is still there.
+    #[error("the output consumer stopped")]
+    ConsumerGone,
+}
+
+impl Engine {
+    /// Connects the way the Docker CLI does: `DOCKER_HOST` (unix, tcp, TLS with `DOCKER_TLS_VERIFY` and
+    /// `DOCKER_CERT_PATH`), else the default socket; negotiates the API version.
+    pub async fn connect() -> Result<Engine, DockerError> {
+        let address = std::env::var("DOCKER_HOST")
+            .ok()
+            .filter(|h| !h.is_empty())
+            .unwrap_or_else(|| "unix:///var/run/docker.sock".to_string());
+        let docker = Docker::connect_with_defaults().map_err(|e| DockerError::Connect {
+            address: address.clone(),
+            source: e,
+        })?;
+        const SECONDS: u64 = 20;
+        let docker =
+            match tokio::time::timeout(Duration::from_secs(SECONDS), docker.negotiate_version())
+                .await
+            {
+                Ok(Ok(d)) => d,
+                Ok(Err(e)) => return Err(DockerError::Connect { address, source: e }),
+                Err(_) => {
+                    return Err(DockerError::ConnectTimeout {
+                        address,
+                        seconds: SECONDS,
+                    })
+                }
+            };
+        tracing::debug!(address, "connected to the Docker engine");
+        Ok(Engine { docker, address })
+    }
+
+    pub fn address(&self) -> &str {
+        &self.address
+    }
+
+    /// Makes sure the image is present, pulling it (progress on stderr) when it is not.
+    /// Returns the image's configured user.
+    pub async fn ensure_image(&self, image: &str) -> Result<String, DockerError> {
+        match self.docker.inspect_image(image).await {
+            Ok(info) => return Ok(info.config.and_then(|c| c.user).unwrap_or_default()),
+            Err(BollardError::DockerResponseServerError {
+                status_code: 404, ..
+            }) => {}
+            Err(e) => {
+                return Err(DockerError::Inspect {
+                    image: image.to_string(),
+                    source: e,
+                })
+            }
+        }
+        tracing::info!(image, "image not present; pulling it");
+        let options = CreateImageOptionsBuilder::new().from_image(image).build();
+        let mut progress = self.docker.create_image(Some(options), None, None);
+        let mut last_status = String::new();
+        while let Some(item) = progress.next().await {
+            let info = item.map_err(|e| DockerError::Pull {
+                image: image.to_string(),
+                message: e.to_string(),
+            })?;
+            if let Some(detail) = info.error_detail.and_then(|d| d.message) {
+                return Err(DockerError::Pull {
+                    image: image.to_string(),
+                    message: detail,
+                });
+            }
+            if let Some(status) = info.status {
+                let line = match info.id {
+                    Some(id) => format!("{id}: {status}"),
+                    None => status,
+                };
+                if line != last_status
+                    && !line.contains("Downloading")
+                    && !line.contains("Extracting")
+                {
+                    tracing::info!(image, "pull: {line}");
+                    last_status = line;
+                }
+            }
+        }
+        match self.docker.inspect_image(image).await {
+            Ok(info) => Ok(info.config.and_then(|c| c.user).unwrap_or_default()),
+            Err(e) => Err(DockerError::Pull {
+                image: image.to_string(),
+                message: format!("the pull ended but the image is not there: {e}"),
+            }),
+        }
+    }
+
+    /// Creates the container and uploads its files; returns its id. On a failed upload the
+    /// container is removed before the error is returned.
+    pub async fn create(&self, spec: &RunSpec<'_>, user: &str) -> Result<String, DockerError> {
+        let command = spec.args.first().cloned().unwrap_or_default();
+        let labels = HashMap::from([
+            (LABEL.to_string(), std::process::id().to_string()),
+            (LABEL_COMMAND.to_string(), command.clone()),
+        ]);
+        let name = format!(
+            "tap-airbyte-{command}-{}",
+            &uuid::Uuid::new_v4().simple().to_string()[..12]
+        );
+        let body = ContainerCreateBody {
+            image: Some(spec.image.to_string()),
+            cmd: Some(spec.args.clone()),
+            tty: Some(false),
+            open_stdin: Some(false),
+            attach_stdin: Some(false),
+            attach_stdout: Some(true),
+            attach_stderr: Some(true),
+            labels: Some(labels),
+            host_config: Some(HostConfig {
+                mounts: Some(spec.mounts.iter().map(mount).collect()),
+                // The tap reads the output; the engine need not keep a second copy on disk.
+                log_config: Some(HostConfigLogConfig {
+                    typ: Some("none".into()),
+                    config: None,
+                }),
+                auto_remove: Some(false),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let options = CreateContainerOptionsBuilder::new().name(&name).build();
+        let id = self
+            .docker
+            .create_container(Some(options), body)
+            .await
+            .map_err(|e| DockerError::Create {
+                image: spec.image.to_string(),
+                source: e,
+            })?
+            .id;
+        tracing::debug!(container = %id, name, "created container");
+        if let Err(e) = self.upload(&id, spec, user).await {
+            self.remove(&id).await;
+            return Err(e);
+        }
+        Ok(id)
+    }
+
+    async fn upload(&self, id: &str, spec: &RunSpec<'_>, user: &str) -> Result<(), DockerError> {
+        if spec.files.is_empty() {
+            return Ok(());
+        }
+        let access = match archive::numeric_user(user) {
+            Some(owner) => Access::Owned(owner),
+            None => self.resolve_user(id, user).await,
+        };
+        let tar = archive::build(FILES_DIR.trim_start_matches('/'), &spec.files, access).map_err(
+            |e| DockerError::Upload {
+                id: id.to_string(),
+                source: BollardError::IOError { err: e },
+            },
+        )?;
+        let options = UploadToContainerOptionsBuilder::new().path("/").build();
+        self.docker
+            .upload_to_container(id, Some(options), bollard::body_full(Bytes::from(tar)))
+            .await
+            .map_err(|e| DockerError::Upload {
+                id: id.to_string(),
+                source: e,
+            })
+    }
+
+    /// Looks a user name up in the image's `/etc/passwd`; files are opened to anyone when that fails.
+    async fn resolve_user(&self, id: &str, user: &str) -> Access {
+        let options = DownloadFromContainerOptionsBuilder::new()
+            .path("/etc/passwd")
+            .build();
+        let bytes: Result<Vec<Bytes>, _> = self
+            .docker
+            .download_from_container(id, Some(options))
+            .try_collect()
+            .await;
+        match bytes
+            .ok()
+            .and_then(|chunks| archive::user_from_passwd_tar(user, &chunks.concat()))
+        {
+            Some(owner) => Access::Owned(owner),
+            None => {
+                tracing::debug!(
+                    user,
+                    "cannot resolve the image user; the connector's files are readable by any user"
+                );
+                Access::Anyone
+            }
+        }
+    }
+
+    /// Attaches, starts, and pumps the container's output until it exits: stdout chunks go to
+    /// `stdout` (a bounded channel: a slow consumer slows the connector down), stderr lines to the
+    /// log. Returns the exit code. Does not remove the container.
+    pub async fn run(
+        &self,
+        id: &str,
+        image: &str,
+        stdout: mpsc::Sender<Bytes>,
+    ) -> Result<Exit, RunError> {
+        let options = AttachContainerOptionsBuilder::new()
+            .stream(true)
+            .stdout(true)
+            .stderr(true)
+            .build();
+        let attached = self
+            .docker
+            .attach_container(id, Some(options))
+            .await
+            .map_err(|e| DockerError::Attach {
+                id: id.to_string(),
+                source: e,
+            })?;
+        let mut output = attached.output;
+        self.docker
+            .start_container(id, None::<bollard::query_parameters::StartContainerOptions>)
+            .await
+            .map_err(|e| DockerError::Start {
+                id: id.to_string(),
+                image: image.to_string(),
+                source: e,
+            })?;
+        let mut wait = Box::pin(
+            self.docker
+                .wait_container(id, None::<bollard::query_parameters::WaitContainerOptions>),
+        );
+        let mut stderr = StderrLines::default();
+        let mut exit: Option<i64> = None;
+        let idle = tokio::time::sleep(Duration::from_secs(86_400 * 365));
+        tokio::pin!(idle);
+        loop {
+            tokio::select! {
+                frame = output.next() => match frame {
+                    Some(Ok(LogOutput::StdOut { message })) => {
+                        stdout.send(message).await.map_err(|_| RunError::ConsumerGone)?;
+                    }
+                    Some(Ok(LogOutput::StdErr { message })) => stderr.push(&message),
+                    Some(Ok(_)) => {}
+                    Some(Err(e)) => return Err(DockerError::Output { id: id.to_string(), source: e }.into()),
+                    None => break,
+                },
+                status = wait.next(), if exit.is_none() => {
+                    exit = Some(exit_code(id, status)?);
+                    idle.as_mut().reset(tokio::time::Instant::now() + DRAIN_IDLE);
+                }
+                () = &mut idle, if exit.is_some() => {
+                    tracing::warn!(container = id, "the container exited but its output stream stayed open; closing it");
+                    break;
+                }
+            }
+            if exit.is_some() {
+                idle.as_mut()
+                    .reset(tokio::time::Instant::now() + DRAIN_IDLE);
+            }
+        }
+        let code = match exit {
+            Some(c) => c,
+            None => exit_code(id, wait.next().await)?,
+        };
+        stderr.finish();
+        Ok(Exit {
+            code,
+            stderr_tail: stderr.tail.into_iter().collect(),
+        })
+    }
+
+    /// Removes a container, stopping it first if it runs. Never fails: a failure is logged.
+    pub async fn remove(&self, id: &str) {
+        let options = RemoveContainerOptionsBuilder::new()
+            .force(true)
+            .v(true)
+            .build();
+        match self.docker.remove_container(id, Some(options)).await {
+            Ok(()) => tracing::debug!(container = id, "removed container"),
+            Err(BollardError::DockerResponseServerError {
+                status_code: 404, ..
+            }) => {}
+            Err(e) => {
+                tracing::error!(container = id, error = %e, "could not remove the container; remove it with `docker rm -f {id}`")
+            }
+        }
+    }
+
+    /// Ids of the containers that carry the tap's label, running or not.
+    pub async fn list_ours(&self) -> Result<Vec<String>, DockerError> {
+        let filters = HashMap::from([("label", vec![LABEL])]);
+        let options = ListContainersOptionsBuilder::new()
+            .all(true)
+            .filters(&filters)
+            .build();
+        let list = self
+            .docker
+            .list_containers(Some(options))
+            .await
+            .map_err(|e| DockerError::List { source: e })?;
+        Ok(list.into_iter().filter_map(|c| c.id).collect())
+    }
+}
+
+fn exit_code(
+    id: &str,
+    status: Option<Result<bollard::models::ContainerWaitResponse, BollardError>>,
+) -> Result<i64, DockerError> {
+    match status {
+        Some(Ok(r)) => Ok(r.status_code),
+        // bollard reports a non-zero exit as an error: it is the connector's exit code.
+        Some(Err(BollardError::DockerContainerWaitError { code, .. })) => Ok(code),
+        Some(Err(e)) => Err(DockerError::Wait {
+            id: id.to_string(),
+            source: e,
+        }),
+        None => Err(DockerError::Wait {
+            id: id.to_string(),
+            source: BollardError::IOError {
+                err: std::io::ErrorKind::UnexpectedEof.into(),
+            },
+        }),
+    }
+}
+
+fn mount(m: &MountSpec) -> Mount {
+    Mount {
+        target: Some(m.target.clone()),
+        source: m.source.clone(),
+        typ: Some(match m.kind {
+            MountKind::Bind => MountType::BIND,
+            MountKind::Volume => MountType::VOLUME,
+            MountKind::Tmpfs => MountType::TMPFS,
+        }),
+        read_only: Some(m.read_only),
+        ..Default::default()
+    }
+}
+
+/// The connector's stderr, cut into lines and logged as they complete; the last lines are kept.
+#[derive(Default)]
+struct StderrLines {
+    partial: Vec<u8>,
+    tail: VecDeque<String>,
+}
+
+impl StderrLines {
+    fn push(&mut self, chunk: &[u8]) {
+        let mut rest = chunk;
+        while let Some(nl) = memchr::memchr(b'\n', rest) {
+            if self.partial.len() < MAX_STDERR_LINE {
+                let room = MAX_STDERR_LINE - self.partial.len();
+                self.partial.extend_from_slice(&rest[..nl.min(room)]);
+            }
+            self.line();
+            rest = &rest[nl + 1..];
+        }
+        let room = MAX_STDERR_LINE.saturating_sub(self.partial.len());
+        self.partial
+            .extend_from_slice(&rest[..rest.len().min(room)]);
+    }
+
+    fn line(&mut self) {
+        let text = String::from_utf8_lossy(&self.partial)
+            .trim_end()
+            .to_string();
+        self.partial.clear();
+        if text.is_empty() {
+            return;
+        }
+        tracing::info!(target: "connector::stderr", "{text}");
+        if self.tail.len() == STDERR_TAIL {
+            self.tail.pop_front();
+        }
+        self.tail.push_back(text);
+    }
+
+    fn finish(&mut self) {
+        if !self.partial.is_empty() {
+            self.line();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stderr_lines_are_reassembled_cut_and_tailed() {
+        let mut s = StderrLines::default();
+        s.push(b"one\ntw");
+        s.push(b"o\n");
+        let long = vec![b'x'; MAX_STDERR_LINE * 2];
+        s.push(&long);
+        s.push(b"\nlast");
+        s.finish();
+        let tail: Vec<&String> = s.tail.iter().collect();
+        assert_eq!(tail[0], "one");
+        assert_eq!(tail[1], "two");
+        assert_eq!(tail[2].len(), MAX_STDERR_LINE);
+        assert_eq!(tail[3], "last");
+        for i in 0..50 {
+            s.push(format!("l{i}\n").as_bytes());
+        }
+        assert_eq!(s.tail.len(), STDERR_TAIL);
+        assert_eq!(s.tail.back().unwrap(), "l49");
+    }
+}

@@ -1,0 +1,60 @@
+//! The tap's failure kinds and their exit codes (documented in the README and `--help`).
+use std::fmt;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// The connector failed: non-zero exit, TRACE ERROR, output it cannot be read from.
+    Connector,
+    /// The configuration is wrong: ours (settings, catalog, state files) or, by the connector's own
+    /// judgement, the connector's (CONNECTION_STATUS FAILED, TRACE ERROR `config_error`).
+    Config,
+    /// The Docker engine cannot be reached or refused an operation; the image cannot be had.
+    Docker,
+    /// stdout was closed by its reader before the sync ended.
+    OutputClosed,
+}
+
+impl Kind {
+    pub fn exit_code(self) -> u8 {
+        match self {
+            Kind::Connector => 1,
+            Kind::Config => 2,
+            Kind::Docker => 3,
+            Kind::OutputClosed => 4,
+        }
+    }
+}
+
+/// An error that knows its exit code.
+#[derive(Debug)]
+pub struct AppError {
+    pub kind: Kind,
+    pub error: anyhow::Error,
+}
+
+impl AppError {
+    pub fn new(kind: Kind, error: impl Into<anyhow::Error>) -> AppError {
+        AppError {
+            kind,
+            error: error.into(),
+        }
+    }
+}
+
+impl fmt::Display for AppError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:#}", self.error)
+    }
+}
+
+impl From<crate::docker::DockerError> for AppError {
+    fn from(e: crate::docker::DockerError) -> Self {
+        AppError::new(Kind::Docker, e)
+    }
+}
+
+impl From<crate::settings::SettingsError> for AppError {
+    fn from(e: crate::settings::SettingsError) -> Self {
+        AppError::new(Kind::Config, e)
+    }
+}

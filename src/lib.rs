@@ -1,0 +1,25 @@
+//! tap-airbyte: runs an Airbyte source connector image through the Docker Engine API and turns its
+//! Airbyte messages into Singer messages on stdout.
+//!
+//! Dependencies go one way: `main → app → {docker, pipeline, output} → translate`.
+//!
+//! - [`cli`]: the command line (parsing only).
+//! - [`settings`]: config files and `TAP_AIRBYTE_*` variables into checked [`settings::Settings`].
+//! - [`app`]: the commands, and the one place where a connector container is created, driven and removed.
+//! - [`docker`]: the Docker runtime; the only module that uses bollard.
+//! - [`pipeline`]: connector stdout chunks → lines → translator, on its own thread, with back-pressure.
+//! - [`translate`]: the pure, synchronous Airbyte → Singer translation core.
+//! - [`output`]: stdout; the only module that writes to it.
+//! - [`about`]: `--about`.
+//! - [`error`]: failure kinds and exit codes.
+//! - [`logging`]: logs to stderr.
+pub mod about;
+pub mod app;
+pub mod cli;
+pub mod docker;
+pub mod error;
+pub mod logging;
+pub mod output;
+pub mod pipeline;
+pub mod settings;
+pub mod translate;

@@ -1,0 +1,19 @@
+//! Logs go to stderr, never stdout. `TAP_AIRBYTE_LOG_LEVEL` (or `RUST_LOG`) sets the level (default
+//! `info`); `TAP_AIRBYTE_LOG_FORMAT=json` gives one JSON object per line.
+use tracing_subscriber::EnvFilter;
+
+pub fn init() {
+    let filter = std::env::var("TAP_AIRBYTE_LOG_LEVEL")
+        .ok()
+        .or_else(|| std::env::var("RUST_LOG").ok())
+        .unwrap_or_else(|| "info".into());
+    let filter = EnvFilter::try_new(&filter).unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if std::env::var("TAP_AIRBYTE_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json")) {
+        builder.json().flatten_event(true).init();
+    } else {
+        builder.with_ansi(false).init();
+    }
+}

@@ -1,0 +1,72 @@
+//! The read path between the Docker runtime and stdout: stdout chunks from a bounded channel are cut
+//! into lines and translated on a dedicated thread, which writes the Singer stream synchronously.
+//!
+//! Back-pressure: when the target reads slowly, writes to stdout block this thread, the bounded
+//! channel fills, the Docker runtime stops reading the attach stream, and the connector blocks on
+//! its own stdout. Memory stays bounded by the channel, the line buffer, and the output buffer.
+pub mod lines;
+
+use crate::translate::reader::{Outcome, Reader};
+use bytes::Bytes;
+use lines::{LineError, LineFramer};
+use std::io::{self, Write};
+use tokio::sync::mpsc;
+
+/// Chunks in flight between the Docker runtime and the translating thread (frames are ≤ 32 KiB).
+pub const CHANNEL_CHUNKS: usize = 64;
+
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    #[error(transparent)]
+    Line(#[from] LineError),
+    #[error("stdout was closed by its reader")]
+    OutputClosed,
+    #[error("cannot write to stdout: {0}")]
+    Output(io::Error),
+}
+
+impl From<io::Error> for PipelineError {
+    fn from(e: io::Error) -> Self {
+        if e.kind() == io::ErrorKind::BrokenPipe {
+            PipelineError::OutputClosed
+        } else {
+            PipelineError::Output(e)
+        }
+    }
+}
+
+/// What the translating thread returns: the outcome so far, and why it stopped early if it did.
+pub struct Finished {
+    pub outcome: Outcome,
+    pub error: Option<PipelineError>,
+}
+
+/// Starts the translating thread. It ends when the channel closes (the run is over) or on an error;
+/// either way the receiver is dropped, so the Docker runtime stops too.
+pub fn spawn<W: Write + Send + 'static>(
+    mut reader: Reader,
+    mut chunks: mpsc::Receiver<Bytes>,
+    max_line: usize,
+    mut out: W,
+) -> std::thread::JoinHandle<Finished> {
+    std::thread::Builder::new()
+        .name("translate".into())
+        .spawn(move || {
+            let result = (|| -> Result<(), PipelineError> {
+                reader.begin(&mut out)?;
+                let mut framer = LineFramer::new(max_line);
+                while let Some(chunk) = chunks.blocking_recv() {
+                    framer.push::<PipelineError>(&chunk, |line| Ok(reader.on_line(line, &mut out)?))?;
+                }
+                if let Some(last) = framer.finish() {
+                    tracing::warn!("the connector's output did not end with a newline; reading its last line as is");
+                    reader.on_line(&last, &mut out)?;
+                }
+                out.flush()?;
+                Ok(())
+            })();
+            drop(chunks);
+            Finished { outcome: reader.finish(), error: result.err() }
+        })
+        .expect("a thread can be started")
+}

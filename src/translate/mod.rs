@@ -1,0 +1,13 @@
+//! The translation core: Airbyte protocol in, Singer protocol out. Pure and synchronous: no tokio,
+//! no Docker, no stdout; output goes to any `std::io::Write` given by the caller.
+//!
+//! - [`airbyte`]: borrowed views of connector messages.
+//! - [`singer`]: encoding of Singer lines.
+//! - [`catalog`]: Airbyte CATALOG ⇄ Singer catalog, and the configured catalog for `read`.
+//! - [`state`]: state input shapes, merging, and the Singer STATE value.
+//! - [`reader`]: the per-line translator and what a run produced ([`reader::Outcome`]).
+pub mod airbyte;
+pub mod catalog;
+pub mod reader;
+pub mod singer;
+pub mod state;

@@ -1,0 +1,316 @@
+//! Airbyte state, both ways: what the connector is given with `read --state`, and the Singer STATE
+//! value the tap emits.
+//!
+//! Input (the file Meltano or a user passes with `--state`) may be:
+//! - the tap's own STATE value, or tap-airbyte-wrapper's: an object with `airbyte_state`, a list of
+//!   Airbyte state messages;
+//! - a bare Airbyte state array;
+//! - an older wrapper's unpacked state object (a legacy `data` blob, or one unpacked STREAM/GLOBAL);
+//! - an empty file, `{}` or `null`: no state.
+//!
+//! Output: after every Airbyte STATE, one Singer STATE whose value holds the *whole merged* state:
+//! `{"airbyte_state": [<latest message per stream>] | [<latest GLOBAL>] | [<latest LEGACY>], …}` plus,
+//! at top level, the fields of the last Airbyte state unpacked (the wrapper's shape, which it can read).
+//! Whichever STATE a target commits last is therefore a complete resume point.
+use super::airbyte::{StateView, StreamDescriptor};
+use serde_json::value::RawValue;
+use std::collections::BTreeMap;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error("the state is not valid JSON: {0}")]
+    NotJson(serde_json::Error),
+    #[error("the state must be a JSON object or array, found {0}")]
+    WrongShape(&'static str),
+    #[error("`airbyte_state` must be a list of Airbyte state messages")]
+    AirbyteStateNotList,
+    #[error("a state message is not an object: {0}")]
+    BadMessage(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StateKind {
+    Stream,
+    Global,
+    Legacy,
+}
+
+/// The merged Airbyte state of a sync: the latest message per stream, or the latest GLOBAL or LEGACY.
+#[derive(Debug, Default)]
+pub struct StateStore {
+    kind: Option<StateKind>,
+    streams: BTreeMap<StreamDescriptor, Box<RawValue>>,
+    whole: Option<Box<RawValue>>,
+}
+
+fn kind_of(message: &RawValue) -> Result<(StateKind, Option<StreamDescriptor>), StateError> {
+    let view: StateView =
+        serde_json::from_str(message.get()).map_err(|e| StateError::BadMessage(e.to_string()))?;
+    Ok(match view.kind.as_deref() {
+        Some("STREAM") => {
+            let sd = view
+                .stream
+                .ok_or_else(|| StateError::BadMessage("a STREAM state without `stream`".into()))?;
+            (StateKind::Stream, Some(sd.stream_descriptor))
+        }
+        Some("GLOBAL") => (StateKind::Global, None),
+        _ => (StateKind::Legacy, None),
+    })
+}
+
+impl StateStore {
+    /// Reads a `--state` file in any of the accepted shapes.
+    pub fn from_input(bytes: &[u8]) -> Result<StateStore, StateError> {
+        let mut store = StateStore::default();
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(store);
+        }
+        let value: serde_json::Value =
+            serde_json::from_slice(bytes).map_err(StateError::NotJson)?;
+        let messages: Vec<serde_json::Value> = match value {
+            serde_json::Value::Null => vec![],
+            serde_json::Value::Array(list) => list,
+            serde_json::Value::Object(mut obj) => match obj.remove("airbyte_state") {
+                Some(serde_json::Value::Array(list)) => list,
+                Some(serde_json::Value::Null) => vec![],
+                Some(_) => return Err(StateError::AirbyteStateNotList),
+                None if obj.is_empty() => vec![],
+                // An older wrapper stored the unpacked state alone.
+                None if obj.contains_key("stream_descriptor")
+                    && obj.contains_key("stream_state") =>
+                {
+                    vec![serde_json::json!({"type": "STREAM", "stream": obj})]
+                }
+                None if obj.contains_key("stream_states") => {
+                    vec![serde_json::json!({"type": "GLOBAL", "global": obj})]
+                }
+                None => vec![serde_json::json!({"type": "LEGACY", "data": obj})],
+            },
+            serde_json::Value::Bool(_) => return Err(StateError::WrongShape("a boolean")),
+            serde_json::Value::Number(_) => return Err(StateError::WrongShape("a number")),
+            serde_json::Value::String(_) => return Err(StateError::WrongShape("a string")),
+        };
+        for m in messages {
+            if !m.is_object() {
+                return Err(StateError::BadMessage(m.to_string()));
+            }
+            let raw = RawValue::from_string(m.to_string())
+                .map_err(|e| StateError::BadMessage(e.to_string()))?;
+            store.update(&raw)?;
+        }
+        Ok(store)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.kind.is_none()
+    }
+
+    pub fn kind(&self) -> Option<StateKind> {
+        self.kind
+    }
+
+    /// Merges one Airbyte state message. A message of another type than the ones held replaces
+    /// them all (one sync never mixes types; the connector has moved to a new state type).
+    /// Returns true when the type changed.
+    pub fn update(&mut self, message: &RawValue) -> Result<bool, StateError> {
+        let (kind, descriptor) = kind_of(message)?;
+        let changed = self.kind.is_some_and(|k| k != kind);
+        if changed {
+            self.streams.clear();
+            self.whole = None;
+        }
+        self.kind = Some(kind);
+        let owned = message.to_owned();
+        match descriptor {
+            Some(sd) => {
+                self.streams.insert(sd, owned);
+            }
+            None => self.whole = Some(owned),
+        }
+        Ok(changed)
+    }
+
+    /// The JSON array handed to the connector with `read --state`, or None when there is no state.
+    pub fn connector_input(&self) -> Option<String> {
+        self.kind?;
+        let mut out = String::from("[");
+        for (i, m) in self.messages().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            out.push_str(m.get());
+        }
+        out.push(']');
+        Some(out)
+    }
+
+    fn messages(&self) -> impl Iterator<Item = &RawValue> {
+        self.streams
+            .values()
+            .map(|m| &**m)
+            .chain(self.whole.as_deref())
+    }
+
+    /// The Singer STATE value after `last` was merged: the last message unpacked at top level (as
+    /// tap-airbyte-wrapper wrote it) and `airbyte_state`, the whole merged state.
+    pub fn singer_value(&self, last: &RawValue) -> Box<RawValue> {
+        let unpacked = unpack(last);
+        let mut out = String::from("{");
+        for (k, v) in unpacked
+            .iter()
+            .filter(|(k, _)| k.as_str() != "airbyte_state")
+        {
+            out.push_str(&serde_json::to_string(k).expect("strings serialize"));
+            out.push(':');
+            out.push_str(v.get());
+            out.push(',');
+        }
+        out.push_str("\"airbyte_state\":");
+        out.push_str(self.connector_input().as_deref().unwrap_or("[]"));
+        out.push('}');
+        RawValue::from_string(out).expect("assembled from valid JSON parts")
+    }
+}
+
+/// The payload of a state message, as the wrapper put it at the top of its STATE value.
+fn unpack(message: &RawValue) -> BTreeMap<String, Box<RawValue>> {
+    let mut fields: BTreeMap<String, Box<RawValue>> =
+        serde_json::from_str(message.get()).unwrap_or_default();
+    for key in ["data", "stream", "global", "legacy"] {
+        if let Some(inner) = fields.remove(key) {
+            if let Ok(map) = serde_json::from_str::<BTreeMap<String, Box<RawValue>>>(inner.get()) {
+                return map;
+            }
+        }
+    }
+    BTreeMap::new()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{json, Value};
+
+    fn raw(v: Value) -> Box<RawValue> {
+        RawValue::from_string(v.to_string()).unwrap()
+    }
+    fn stream_msg(name: &str, ns: Option<&str>, cursor: u64) -> Value {
+        let mut sd = json!({"name": name});
+        if let Some(ns) = ns {
+            sd["namespace"] = json!(ns);
+        }
+        json!({"type": "STREAM", "stream": {"stream_descriptor": sd, "stream_state": {"cursor": cursor}}})
+    }
+    fn input(store: &StateStore) -> Value {
+        serde_json::from_str(&store.connector_input().unwrap()).unwrap()
+    }
+
+    #[test]
+    fn empty_inputs_mean_no_state() {
+        for text in [
+            "",
+            "  \n",
+            "{}",
+            "null",
+            "[]",
+            r#"{"airbyte_state": []}"#,
+            r#"{"airbyte_state": null}"#,
+        ] {
+            let store = StateStore::from_input(text.as_bytes()).unwrap();
+            assert!(store.is_empty(), "{text:?}");
+            assert_eq!(store.connector_input(), None);
+        }
+    }
+
+    #[test]
+    fn four_input_shapes() {
+        let a = stream_msg("a", None, 3);
+        let b = stream_msg("b", Some("ns"), 4);
+        let ours = json!({"stream_descriptor": {"name": "b", "namespace": "ns"}, "stream_state": {"cursor": 4}, "airbyte_state": [a, b]});
+        let bare = json!([a, b]);
+        for text in [ours.to_string(), bare.to_string()] {
+            let store = StateStore::from_input(text.as_bytes()).unwrap();
+            assert_eq!(input(&store), json!([a, b]), "{text}");
+        }
+        let legacy = StateStore::from_input(br#"{"users": {"cursor": 7}}"#).unwrap();
+        assert_eq!(
+            input(&legacy),
+            json!([{"type": "LEGACY", "data": {"users": {"cursor": 7}}}])
+        );
+        let unpacked = StateStore::from_input(
+            br#"{"stream_descriptor": {"name": "a"}, "stream_state": {"c": 1}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            input(&unpacked),
+            json!([{"type": "STREAM", "stream": {"stream_descriptor": {"name": "a"}, "stream_state": {"c": 1}}}])
+        );
+    }
+
+    #[test]
+    fn bad_inputs_are_errors() {
+        for text in [
+            "nope",
+            "1",
+            "\"x\"",
+            "true",
+            r#"{"airbyte_state": {}}"#,
+            "[1]",
+            r#"[{"type":"STREAM"}]"#,
+        ] {
+            assert!(StateStore::from_input(text.as_bytes()).is_err(), "{text}");
+        }
+    }
+
+    #[test]
+    fn latest_per_stream_namespaces_apart() {
+        let mut store = StateStore::default();
+        store.update(&raw(stream_msg("a", None, 1))).unwrap();
+        store.update(&raw(stream_msg("a", Some("x"), 1))).unwrap();
+        store.update(&raw(stream_msg("a", None, 2))).unwrap();
+        assert_eq!(
+            input(&store),
+            json!([stream_msg("a", None, 2), stream_msg("a", Some("x"), 1)])
+        );
+    }
+
+    #[test]
+    fn global_keeps_the_latest_and_a_type_change_replaces() {
+        let mut store = StateStore::from_input(br#"{"legacy_stream": {"cursor": 1}}"#).unwrap();
+        let g1 =
+            json!({"type": "GLOBAL", "global": {"shared_state": {"lsn": 1}, "stream_states": []}});
+        let g2 =
+            json!({"type": "GLOBAL", "global": {"shared_state": {"lsn": 2}, "stream_states": []}});
+        assert!(store.update(&raw(g1)).unwrap());
+        assert!(!store.update(&raw(g2.clone())).unwrap());
+        assert_eq!(input(&store), json!([g2]));
+    }
+
+    #[test]
+    fn singer_value_is_whole_and_wrapper_shaped() {
+        let mut store = StateStore::default();
+        store.update(&raw(stream_msg("a", None, 1))).unwrap();
+        let last = raw(stream_msg("b", None, 9));
+        store.update(&last).unwrap();
+        let value: Value = serde_json::from_str(store.singer_value(&last).get()).unwrap();
+        assert_eq!(value["stream_descriptor"], json!({"name": "b"}));
+        assert_eq!(value["stream_state"], json!({"cursor": 9}));
+        assert_eq!(
+            value["airbyte_state"],
+            json!([stream_msg("a", None, 1), stream_msg("b", None, 9)])
+        );
+        // The tap reads its own output back to the same state.
+        let again = StateStore::from_input(value.to_string().as_bytes()).unwrap();
+        assert_eq!(input(&again), value["airbyte_state"]);
+    }
+
+    #[test]
+    fn legacy_value_unpacks_data() {
+        let mut store = StateStore::default();
+        let m = raw(json!({"data": {"users": {"cursor": 5}}}));
+        store.update(&m).unwrap();
+        let value: Value = serde_json::from_str(store.singer_value(&m).get()).unwrap();
+        assert_eq!(value["users"], json!({"cursor": 5}));
+        assert_eq!(store.kind(), Some(StateKind::Legacy));
+    }
+}
