@@ -10,7 +10,7 @@
 //! - [`pipeline`]: connector stdout chunks → lines → translator, on its own thread, with back-pressure.
 //! - [`translate`]: the pure, synchronous Airbyte → Singer translation core.
 //! - [`output`]: stdout; the only module that writes to it.
-//! - [`about`]: `--about`.
+//! - [`about`]: the `--about` output.
 //! - [`error`]: failure kinds and exit codes.
 //! - [`logging`]: logs to stderr.
 pub mod about;

@@ -14,7 +14,7 @@
 //!   "streams": [{"name": "users", "namespace": "public", "records": 10, "padding": 200,
 //!                "primary_key": [["id"]], "cursor": ["id"], "incremental": true}],
 //!   "state_every": 5, "state_type": "STREAM" | "GLOBAL" | "LEGACY",
-//!   "exit_code": 0, "trace_error": {"after_records": 3, "failure_type": "config_error", "message": "…"},
+//!   "exit_code": 0 (of check and read), "trace_error": {"after_records": 3, "failure_type": "config_error", "message": "…"},
 //!   "check": "succeed" | "fail" | "crash",
 //!   "chatter": true, "stderr_lines": 100, "big_record_bytes": 10000000, "sleep_ms": 10,
 //!   "control": true, "write_config_back": true, "file_stream": {"name": "lines", "path": "/data/x.txt"},
@@ -130,7 +130,7 @@ fn run(args: &[String]) -> Result<u8, String> {
                 &mut out,
                 &json!({"type": "CATALOG", "catalog": {"streams": script.catalog()}}),
             )?;
-            script.exit_code()
+            0 // exit_code applies to check and read
         }
         "read" => {
             let catalog = read_json(args.catalog.as_deref().ok_or("--catalog is required")?)?;

@@ -1,0 +1,161 @@
+//! `--version`, `--help`, `--about`, `--test` (check) and `--discover` against the real engine.
+use crate::util::*;
+use serde_json::{json, Value};
+
+#[test]
+fn version_and_help() {
+    let v = tap(&["--version"], &[]);
+    v.assert_code(0);
+    assert!(v.stdout.starts_with("tap-airbyte "), "{}", v.stdout);
+    let h = tap(&["--help"], &[]);
+    h.assert_code(0);
+    for flag in [
+        "--config",
+        "--discover",
+        "--catalog",
+        "--state",
+        "--about",
+        "--format",
+        "--test",
+        "Exit codes",
+    ] {
+        assert!(h.stdout.contains(flag), "--help lacks {flag}");
+    }
+}
+
+#[test]
+fn about_without_config_needs_no_engine() {
+    // An unreachable engine proves no Docker call is made.
+    let run = tap(
+        &["--about", "--format", "json"],
+        &[("DOCKER_HOST", "tcp://127.0.0.1:1")],
+    );
+    run.assert_code(0);
+    let about: Value = serde_json::from_str(&run.stdout).expect("stdout is one JSON document");
+    assert_eq!(about["name"], "tap-airbyte");
+    assert_eq!(about["settings"]["required"], json!(["airbyte_spec"]));
+    let md = tap(&["--about", "--format", "markdown"], &[]);
+    md.assert_code(0);
+    assert!(
+        md.stdout.contains("| airbyte_spec.image | string |"),
+        "{}",
+        md.stdout
+    );
+}
+
+#[test]
+fn about_with_config_runs_spec_and_shows_the_connector_settings() {
+    let w = Workdir::new();
+    let run = tap_with(
+        &w,
+        &scripted(json!({"api_key": "s3cr3t-value"})),
+        &["--about", "--format", "json"],
+    );
+    run.assert_code(0);
+    let about: Value =
+        serde_json::from_str(&run.stdout).expect("stdout is one JSON document and nothing else");
+    let key = &about["settings"]["properties"]["airbyte_config"]["properties"]["api_key"];
+    assert_eq!(key["airbyte_secret"], true);
+    assert!(!run.stdout.contains("s3cr3t-value") && !run.stderr.contains("s3cr3t-value"));
+    let text = tap_with(&w, &scripted(json!({})), &["--about"]);
+    text.assert_code(0);
+    assert!(
+        text.stdout.contains("airbyte_config.state_every (integer)"),
+        "{}",
+        text.stdout
+    );
+}
+
+#[test]
+fn check_succeeds() {
+    let w = Workdir::new();
+    let run = tap_with(&w, &scripted(json!({"check": "succeed"})), &["--test"]);
+    run.assert_code(0);
+    assert!(
+        run.stdout.is_empty(),
+        "check prints nothing on stdout: {}",
+        run.stdout
+    );
+    assert!(
+        run.stderr.contains("connection check succeeded"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn check_failed_is_a_config_error() {
+    let w = Workdir::new();
+    let run = tap_with(&w, &scripted(json!({"check": "fail"})), &["--test"]);
+    run.assert_code(2);
+    assert!(
+        run.stderr.contains("scripted failure: bad credentials"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn check_crash_is_a_connector_failure_with_its_failure_type() {
+    let w = Workdir::new();
+    let run = tap_with(
+        &w,
+        &scripted(json!({"check": "crash", "stderr_lines": 3})),
+        &["--test"],
+    );
+    run.assert_code(1);
+    assert!(run.stderr.contains("system_error"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("scripted crash during check"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("stderr line 2 from source-scripted"),
+        "stderr tail is reported: {}",
+        run.stderr
+    );
+}
+
+#[test]
+fn discover_prints_only_the_singer_catalog() {
+    let w = Workdir::new();
+    let config = json!({
+        "chatter": true, "stderr_lines": 5,
+        "streams": [
+            {"name": "users", "records": 1},
+            {"name": "items", "namespace": "a", "records": 1, "incremental": false},
+            {"name": "items", "namespace": "b", "records": 1, "primary_key": [["id"], ["meta", "seq"]]}
+        ]
+    });
+    let run = tap_with(&w, &scripted(config), &["--discover"]);
+    run.assert_code(0);
+    let catalog: Value =
+        serde_json::from_str(&run.stdout).expect("stdout is the catalog and nothing else");
+    let streams = catalog["streams"].as_array().unwrap();
+    let ids: Vec<&str> = streams
+        .iter()
+        .map(|s| s["tap_stream_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["users", "a-items", "b-items"]);
+    let users = &streams[0];
+    assert_eq!(users["key_properties"], json!(["id"]));
+    assert_eq!(users["replication_method"], "INCREMENTAL");
+    assert_eq!(users["replication_key"], "id");
+    let top = users["metadata"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["breadcrumb"] == json!([]))
+        .unwrap();
+    assert_eq!(top["metadata"]["selected-by-default"], true);
+    assert_eq!(top["metadata"]["valid-replication-keys"], json!(["id"]));
+    assert_eq!(top["metadata"]["table-key-properties"], json!(["id"]));
+    assert_eq!(top["metadata"]["inclusion"], "available");
+    assert_eq!(streams[1]["replication_method"], "FULL_TABLE");
+    assert_eq!(streams[2]["key_properties"], json!(["id", "meta.seq"]));
+    assert!(
+        run.stderr.contains("chatter on stdout"),
+        "connector logs reach stderr"
+    );
+}

@@ -1,0 +1,8 @@
+//! Integration tests: the tap binary against the real Docker engine, with images the tests build
+//! themselves (docker/build-images.sh). All tests build into this one binary.
+mod util;
+
+mod commands;
+mod failures;
+mod faker;
+mod sync;

@@ -1,0 +1,197 @@
+//! Helpers shared by the integration tests: images, running the tap binary, reading its output,
+//! and checking the engine for containers left behind. Docker here is the real engine.
+#![allow(dead_code)]
+
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::OnceLock;
+
+pub const SCRIPTED: &str = "airbyte/source-scripted";
+pub const FAKER: &str = "airbyte/source-faker";
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn build_image(which: &str) {
+    let status = Command::new(repo().join("docker/build-images.sh"))
+        .arg(which)
+        .status()
+        .expect("docker/build-images.sh runs");
+    assert!(status.success(), "building the {which} image failed");
+}
+
+/// Builds the bundled connector's image once per test run (cached: seconds when up to date).
+pub fn scripted_image() {
+    static ONCE: OnceLock<()> = OnceLock::new();
+    ONCE.get_or_init(|| build_image("scripted"));
+}
+
+/// Builds the PyPI faker image once per test run (cached; minutes the first time).
+pub fn faker_image() {
+    static ONCE: OnceLock<()> = OnceLock::new();
+    ONCE.get_or_init(|| build_image("faker"));
+}
+
+/// One invocation of the tap.
+pub struct Run {
+    pub code: Option<i32>,
+    pub signal: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+    pub pid: u32,
+}
+
+impl Run {
+    /// stdout as JSON lines; panics (failing the test) on any line that is not JSON.
+    pub fn messages(&self) -> Vec<Value> {
+        self.stdout
+            .lines()
+            .map(|l| {
+                serde_json::from_str(l).unwrap_or_else(|e| {
+                    panic!(
+                        "stdout line is not JSON ({e}): {l}\nstderr:\n{}",
+                        self.stderr
+                    )
+                })
+            })
+            .collect()
+    }
+
+    pub fn of_type(&self, t: &str) -> Vec<Value> {
+        self.messages()
+            .into_iter()
+            .filter(|m| m["type"] == t)
+            .collect()
+    }
+
+    pub fn records(&self, stream: &str) -> Vec<Value> {
+        self.of_type("RECORD")
+            .into_iter()
+            .filter(|m| m["stream"] == stream)
+            .map(|m| m["record"].clone())
+            .collect()
+    }
+
+    pub fn last_state(&self) -> Value {
+        self.of_type("STATE").last().expect("a STATE was emitted")["value"].clone()
+    }
+
+    #[track_caller]
+    pub fn assert_code(&self, code: i32) {
+        assert_eq!(
+            self.code,
+            Some(code),
+            "exit code\nstdout:\n{}\nstderr:\n{}",
+            self.stdout,
+            self.stderr
+        );
+    }
+}
+
+/// A temporary directory holding the tap's input files.
+pub struct Workdir {
+    pub dir: tempfile::TempDir,
+}
+
+impl Workdir {
+    pub fn new() -> Workdir {
+        Workdir {
+            dir: tempfile::tempdir().expect("a temp dir"),
+        }
+    }
+
+    pub fn file(&self, name: &str, content: &str) -> String {
+        let path = self.dir.path().join(name);
+        std::fs::write(&path, content).expect("write a test file");
+        path.display().to_string()
+    }
+
+    pub fn json(&self, name: &str, value: &Value) -> String {
+        self.file(name, &value.to_string())
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+/// Tap settings running the scripted connector with this connector config.
+pub fn scripted(config: Value) -> Value {
+    scripted_image();
+    json!({"airbyte_spec": {"image": SCRIPTED, "tag": "dev"}, "airbyte_config": config})
+}
+
+/// Runs the tap binary with these arguments and environment, to its end.
+pub fn tap(args: &[&str], env: &[(&str, &str)]) -> Run {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tap-airbyte"));
+    cmd.args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let child = cmd.spawn().expect("the tap starts");
+    let pid = child.id();
+    let out: Output = child.wait_with_output().expect("the tap runs");
+    let run = Run {
+        code: out.status.code(),
+        signal: std::os::unix::process::ExitStatusExt::signal(&out.status),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        pid,
+    };
+    assert_no_containers(pid);
+    run
+}
+
+/// Runs the tap with a settings file (and more arguments).
+pub fn tap_with(w: &Workdir, settings: &Value, more: &[&str]) -> Run {
+    let config = w.json("config.json", settings);
+    let mut args = vec!["--config", config.as_str()];
+    args.extend_from_slice(more);
+    tap(&args, &[])
+}
+
+/// Containers (any state) labelled as created by the tap process `pid`.
+pub fn containers_of(pid: u32) -> Vec<String> {
+    let out = Command::new("docker")
+        .args([
+            "ps",
+            "-aq",
+            "--filter",
+            &format!("label=io.tap-airbyte.owner={pid}"),
+        ])
+        .output()
+        .expect("docker ps runs");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+#[track_caller]
+pub fn assert_no_containers(pid: u32) {
+    let left = containers_of(pid);
+    assert!(
+        left.is_empty(),
+        "the tap (pid {pid}) left containers behind: {left:?}"
+    );
+}
+
+/// A raw `docker run` of an image, the reference the tap is compared with.
+pub fn docker_run(image: &str, args: &[&str], mount_dir: &Path) -> Output {
+    Command::new("docker")
+        .args([
+            "run",
+            "--rm",
+            "-v",
+            &format!("{}:/data", mount_dir.display()),
+            image,
+        ])
+        .args(args)
+        .output()
+        .expect("docker run runs")
+}
