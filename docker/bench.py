@@ -1,0 +1,118 @@
+#!/usr/bin/env python3
+"""Benchmark: the tap against a raw `docker run` of the same image, side by side, alternately.
+
+    docker/bench.py [--records N] [--runs K] [--rss-sweep]
+
+Builds what it needs (release binary, the bundled connector's image), then for a source that writes
+records at pipe speed (one stream, ~250-byte RECORD lines) runs, K times each and alternately:
+  raw:  docker run --rm -v DIR:/data IMAGE read --config … --catalog … > /dev/null
+  tap:  tap-airbyte --config … --catalog … > /dev/null
+and prints medians and ratios: wall time, the tap's own CPU per record (user+sys of the tap process,
+from wait4), its peak RSS, records/s and MB/s. Then the same for spec, check and discover.
+--rss-sweep also measures the tap's peak RSS at 100k, 500k, 1M and 2M records.
+It is a benchmark, not a test: it asserts nothing and its numbers depend on the machine.
+"""
+import argparse, json, os, statistics, subprocess, sys, tempfile, time
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+IMAGE = "airbyte/source-scripted:dev"
+TAP = os.path.join(REPO, "target", "release", "tap-airbyte")
+
+
+def sh(cmd, **kw):
+    subprocess.run(cmd, check=True, **kw)
+
+
+def timed(argv):
+    """Runs argv with stdout to /dev/null; returns (wall s, user+sys s of the child, max RSS KiB, rc)."""
+    with open(os.devnull, "wb") as devnull:
+        t0 = time.perf_counter()
+        p = subprocess.Popen(argv, stdout=devnull, stderr=subprocess.DEVNULL)
+        _, status, ru = os.wait4(p.pid, 0)
+        wall = time.perf_counter() - t0
+    return wall, ru.ru_utime + ru.ru_stime, ru.ru_maxrss, os.waitstatus_to_exitcode(status)
+
+
+def setup(d, records):
+    os.chmod(d, 0o755)  # the connector runs as uid 1000
+    os.umask(0o022)
+    connector = {"streams": [{"name": "bench", "records": records, "padding": 81, "incremental": False}],
+                 "state_every": 10000}
+    with open(os.path.join(d, "connector.json"), "w") as f:
+        json.dump(connector, f)
+    settings = {"airbyte_spec": {"image": "airbyte/source-scripted", "tag": "dev"}, "airbyte_config": connector}
+    with open(os.path.join(d, "settings.json"), "w") as f:
+        json.dump(settings, f)
+    with open(os.path.join(d, "singer-catalog.json"), "wb") as f:
+        f.write(subprocess.run([TAP, "--config", os.path.join(d, "settings.json"), "--discover"],
+                               check=True, capture_output=True).stdout)
+    raw_catalog = subprocess.run(["docker", "run", "--rm", "-v", f"{d}:/data", IMAGE, "discover", "--config",
+                                  "/data/connector.json"], check=True, capture_output=True).stdout
+    stream = next(json.loads(l)["catalog"]["streams"][0] for l in raw_catalog.splitlines() if b'"CATALOG"' in l)
+    with open(os.path.join(d, "catalog.json"), "w") as f:
+        json.dump({"streams": [{"stream": stream, "sync_mode": "full_refresh", "destination_sync_mode": "append",
+                                "primary_key": [["id"]]}]}, f)
+    # Size of the connector's output, for MB/s.
+    out = subprocess.run(f"docker run --rm -v {d}:/data {IMAGE} read --config /data/connector.json "
+                         f"--catalog /data/catalog.json | wc -c", shell=True, check=True, capture_output=True)
+    return int(out.stdout)
+
+
+def commands(d):
+    raw = ["docker", "run", "--rm", "-v", f"{d}:/data", IMAGE]
+    tap = [TAP, "--config", os.path.join(d, "settings.json")]
+    return {
+        "read": (raw + ["read", "--config", "/data/connector.json", "--catalog", "/data/catalog.json"],
+                 tap + ["--catalog", os.path.join(d, "singer-catalog.json")]),
+        "spec": (raw + ["spec"], tap + ["--about", "--format", "json"]),
+        "check": (raw + ["check", "--config", "/data/connector.json"], tap + ["--test"]),
+        "discover": (raw + ["discover", "--config", "/data/connector.json"], tap + ["--discover"]),
+    }
+
+
+def compare(name, raw, tap, runs):
+    r, t = [], []
+    for _ in range(runs):
+        r.append(timed(raw))
+        t.append(timed(tap))
+    for rc in [x[3] for x in r + t]:
+        if rc != 0:
+            sys.exit(f"{name}: a run failed with exit code {rc}")
+    med = lambda xs, i: statistics.median(x[i] for x in xs)
+    return {"raw_wall": med(r, 0), "tap_wall": med(t, 0), "tap_cpu": med(t, 1), "tap_rss_kib": med(t, 2)}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--records", type=int, default=1_000_000)
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--rss-sweep", action="store_true")
+    a = ap.parse_args()
+    sh(["cargo", "build", "--release", "--quiet"], cwd=REPO)
+    sh([os.path.join(REPO, "docker", "build-images.sh"), "scripted"])
+    with tempfile.TemporaryDirectory() as d:
+        size = setup(d, a.records)
+        cmds = commands(d)
+        print(f"source: {a.records} records, {size / a.records:.0f} bytes per line, {size / 1e6:.0f} MB; "
+              f"{a.runs} runs each, alternating; medians")
+        m = compare("read", *cmds["read"], a.runs)
+        print(f"read      raw {m['raw_wall']:.3f} s   tap {m['tap_wall']:.3f} s   ratio {m['tap_wall'] / m['raw_wall']:.3f}"
+              f"   (target <= 1.05)")
+        print(f"          tap CPU {m['tap_cpu'] * 1e6 / a.records:.3f} us/record (target <= 1)   "
+              f"peak RSS {m['tap_rss_kib'] / 1024:.1f} MiB (target <= 20)")
+        print(f"          {a.records / m['tap_wall']:,.0f} records/s, {size / m['tap_wall'] / 1e6:.0f} MB/s through the tap")
+        for name in ["spec", "check", "discover"]:
+            m = compare(name, *cmds[name], a.runs)
+            print(f"{name:9} raw {m['raw_wall']:.3f} s   tap {m['tap_wall']:.3f} s   ratio "
+                  f"{m['tap_wall'] / m['raw_wall']:.3f}   (target <= 1.10)")
+    if a.rss_sweep:
+        for n in [100_000, 500_000, 1_000_000, 2_000_000]:
+            with tempfile.TemporaryDirectory() as d:
+                setup(d, n)
+                m = compare("read", *commands(d)["read"], 1)
+                print(f"rss sweep {n:>9} records: tap peak RSS {m['tap_rss_kib'] / 1024:.1f} MiB, "
+                      f"CPU {m['tap_cpu'] * 1e6 / n:.3f} us/record")
+
+
+if __name__ == "__main__":
+    main()
