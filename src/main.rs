@@ -5,8 +5,7 @@ use tap_airbyte::{app, cli::Args, logging};
 fn main() -> ExitCode {
     let args = Args::parse();
     logging::init();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+    let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     {

@@ -20,7 +20,7 @@ use bollard::query_parameters::{
 };
 use bollard::Docker;
 use bytes::Bytes;
-use futures_util::{StreamExt, TryStreamExt};
+use futures_util::{FutureExt, StreamExt, TryStreamExt};
 use std::collections::{HashMap, VecDeque};
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -35,6 +35,8 @@ pub const FILES_DIR: &str = "/config";
 const STDERR_TAIL: usize = 20;
 /// Longest stderr line logged; the rest is cut.
 const MAX_STDERR_LINE: usize = 16 * 1024;
+/// Most stdout bytes handed to the consumer at once.
+const BATCH_BYTES: usize = 256 * 1024;
 /// After the container exits, how long the attach stream may stay silent before it is given up.
 const DRAIN_IDLE: Duration = Duration::from_secs(5);
 
@@ -304,7 +306,7 @@ impl Engine {
         &self,
         id: &str,
         image: &str,
-        stdout: mpsc::Sender<Bytes>,
+        stdout: mpsc::Sender<Vec<Bytes>>,
     ) -> Result<Exit, RunError> {
         let options = AttachContainerOptionsBuilder::new()
             .stream(true)
@@ -338,15 +340,35 @@ impl Engine {
         tokio::pin!(idle);
         loop {
             tokio::select! {
-                frame = output.next() => match frame {
-                    Some(Ok(LogOutput::StdOut { message })) => {
-                        stdout.send(message).await.map_err(|_| RunError::ConsumerGone)?;
+                frame = output.next() => {
+                    // Frames that are already there travel together: one hand-over per batch, not per
+                    // frame (the engine cuts output into frames as small as a few bytes).
+                    let mut batch = Vec::new();
+                    let mut batch_bytes = 0;
+                    let mut next = Some(frame);
+                    let mut ended = false;
+                    while let Some(frame) = next.take() {
+                        match frame {
+                            Some(Ok(LogOutput::StdOut { message })) => {
+                                batch_bytes += message.len();
+                                batch.push(message);
+                            }
+                            Some(Ok(LogOutput::StdErr { message })) => stderr.push(&message),
+                            Some(Ok(_)) => {}
+                            Some(Err(e)) => return Err(DockerError::Output { id: id.to_string(), source: e }.into()),
+                            None => ended = true,
+                        }
+                        if !ended && batch_bytes < BATCH_BYTES {
+                            next = output.next().now_or_never();
+                        }
                     }
-                    Some(Ok(LogOutput::StdErr { message })) => stderr.push(&message),
-                    Some(Ok(_)) => {}
-                    Some(Err(e)) => return Err(DockerError::Output { id: id.to_string(), source: e }.into()),
-                    None => break,
-                },
+                    if !batch.is_empty() {
+                        stdout.send(batch).await.map_err(|_| RunError::ConsumerGone)?;
+                    }
+                    if ended {
+                        break;
+                    }
+                }
                 status = wait.next(), if exit.is_none() => {
                     exit = Some(exit_code(id, status)?);
                     idle.as_mut().reset(tokio::time::Instant::now() + DRAIN_IDLE);

@@ -12,8 +12,9 @@ use lines::{LineError, LineFramer};
 use std::io::{self, Write};
 use tokio::sync::mpsc;
 
-/// Chunks in flight between the Docker runtime and the translating thread (frames are ≤ 32 KiB).
-pub const CHANNEL_CHUNKS: usize = 64;
+/// Batches in flight between the Docker runtime and the translating thread (a batch holds the
+/// frames that were ready together, at most about 256 KiB): a few MiB at most.
+pub const CHANNEL_CHUNKS: usize = 8;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PipelineError {
@@ -45,7 +46,7 @@ pub struct Finished {
 /// either way the receiver is dropped, so the Docker runtime stops too.
 pub fn spawn<W: Write + Send + 'static>(
     mut reader: Reader,
-    mut chunks: mpsc::Receiver<Bytes>,
+    mut chunks: mpsc::Receiver<Vec<Bytes>>,
     max_line: usize,
     mut out: W,
 ) -> std::thread::JoinHandle<Finished> {
@@ -55,8 +56,10 @@ pub fn spawn<W: Write + Send + 'static>(
             let result = (|| -> Result<(), PipelineError> {
                 reader.begin(&mut out)?;
                 let mut framer = LineFramer::new(max_line);
-                while let Some(chunk) = chunks.blocking_recv() {
-                    framer.push::<PipelineError>(&chunk, |line| Ok(reader.on_line(line, &mut out)?))?;
+                while let Some(batch) = chunks.blocking_recv() {
+                    for chunk in batch {
+                        framer.push::<PipelineError>(&chunk, |line| Ok(reader.on_line(line, &mut out)?))?;
+                    }
                 }
                 if let Some(last) = framer.finish() {
                     tracing::warn!("the connector's output did not end with a newline; reading its last line as is");

@@ -105,7 +105,12 @@ impl Reader {
             self.not_json(line, None);
             return Ok(());
         }
-        let envelope: Envelope = match serde_json::from_slice(line) {
+        // Validating UTF-8 once for the whole line lets the parser skip it for every string in it.
+        let Ok(text) = std::str::from_utf8(line) else {
+            self.not_json(line, None);
+            return Ok(());
+        };
+        let envelope: Envelope = match serde_json::from_str(text) {
             Ok(e) => e,
             Err(e) => {
                 self.not_json(line, Some(e));
