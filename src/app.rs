@@ -157,6 +157,7 @@ impl Session {
         let engine = Engine::connect().await?;
         let image = settings.image_reference();
         let user = engine.ensure_image(&image).await?;
+        tracing::debug!(image, user, "image ready");
         Ok(Session {
             engine,
             settings,

@@ -5,4 +5,5 @@ mod util;
 mod commands;
 mod failures;
 mod faker;
+mod footprint;
 mod sync;

@@ -243,10 +243,12 @@ impl Engine {
             })?
             .id;
         tracing::debug!(container = %id, name, "created container");
+        let started = std::time::Instant::now();
         if let Err(e) = self.upload(&id, spec, user).await {
             self.remove(&id).await;
             return Err(e);
         }
+        tracing::debug!(container = %id, ms = started.elapsed().as_millis() as u64, "uploaded the connector's files");
         Ok(id)
     }
 
@@ -322,6 +324,7 @@ impl Engine {
                 source: e,
             })?;
         let mut output = attached.output;
+        tracing::debug!(container = id, "attached");
         self.docker
             .start_container(id, None::<bollard::query_parameters::StartContainerOptions>)
             .await
@@ -330,6 +333,7 @@ impl Engine {
                 image: image.to_string(),
                 source: e,
             })?;
+        tracing::debug!(container = id, "started");
         let mut wait = Box::pin(
             self.docker
                 .wait_container(id, None::<bollard::query_parameters::WaitContainerOptions>),
@@ -371,6 +375,7 @@ impl Engine {
                 }
                 status = wait.next(), if exit.is_none() => {
                     exit = Some(exit_code(id, status)?);
+                    tracing::debug!(container = id, code = exit, "exited");
                     idle.as_mut().reset(tokio::time::Instant::now() + DRAIN_IDLE);
                 }
                 () = &mut idle, if exit.is_some() => {
