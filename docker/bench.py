@@ -24,13 +24,27 @@ def sh(cmd, **kw):
 
 
 def timed(argv):
-    """Runs argv with stdout to /dev/null; returns (wall s, user+sys s of the child, max RSS KiB, rc)."""
+    """Runs argv with stdout to /dev/null; returns (wall s, user+sys s of the child, peak RSS KiB, rc).
+    The peak is the child's own VmHWM, polled from /proc (ru_maxrss would include this Python
+    process, whose memory a vfork()ed child shares until it execs)."""
     with open(os.devnull, "wb") as devnull:
         t0 = time.perf_counter()
         p = subprocess.Popen(argv, stdout=devnull, stderr=subprocess.DEVNULL)
-        _, status, ru = os.wait4(p.pid, 0)
+        peak = 0
+        while True:
+            try:
+                with open(f"/proc/{p.pid}/status") as f:
+                    for line in f:
+                        if line.startswith("VmHWM:"):
+                            peak = max(peak, int(line.split()[1]))
+            except OSError:
+                pass
+            pid, status, ru = os.wait4(p.pid, os.WNOHANG)
+            if pid == p.pid:
+                break
+            time.sleep(0.005)
         wall = time.perf_counter() - t0
-    return wall, ru.ru_utime + ru.ru_stime, ru.ru_maxrss, os.waitstatus_to_exitcode(status)
+    return wall, ru.ru_utime + ru.ru_stime, peak, os.waitstatus_to_exitcode(status)
 
 
 def setup(d, records):

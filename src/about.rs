@@ -39,6 +39,7 @@ pub fn describe(spec: Option<&Value>) -> Value {
                         "read_only": {"type": "boolean", "default": false}
                     }}
                 },
+                "connector_config_path": {"type": "string", "description": "File where the config the connector issues itself (CONTROL: rotated credentials, migrations) is kept; laid over airbyte_config on the next run"},
                 "max_line_bytes": {"type": "integer", "default": crate::settings::DEFAULT_MAX_LINE_BYTES, "description": "Longest line (one message) accepted from the connector"}
             }
         }

@@ -11,7 +11,7 @@ use crate::translate::airbyte::Catalog;
 use crate::translate::catalog::{self, SingerCatalog};
 use crate::translate::reader::{Outcome, Reader};
 use crate::translate::state::StateStore;
-use crate::{about, output};
+use crate::{about, connector_config, output};
 use anyhow::{anyhow, Context};
 use std::io::Write;
 use tokio::signal::unix::{signal, Signal, SignalKind};
@@ -153,7 +153,14 @@ impl Files {
 }
 
 impl Session {
-    async fn start(settings: Settings) -> Result<Session, AppError> {
+    async fn start(mut settings: Settings) -> Result<Session, AppError> {
+        if let Some(path) = &settings.connector_config_path {
+            if connector_config::apply_kept(path, &mut settings.airbyte_config)
+                .map_err(|e| AppError::new(Kind::Config, e))?
+            {
+                tracing::info!(path, "using the connector config the connector last issued (CONTROL), laid over airbyte_config");
+            }
+        }
         let engine = Engine::connect().await?;
         let image = settings.image_reference();
         let user = engine.ensure_image(&image).await?;
@@ -195,6 +202,9 @@ impl Session {
             sig = signals.recv() => Err(sig),
         };
         self.engine.remove(&id).await;
+        if let Ok(Ok(ran)) = &result {
+            self.keep_control_config(&ran.finished.outcome)?;
+        }
         match result {
             Ok(r) => r,
             Err(sig) => {
@@ -205,6 +215,24 @@ impl Session {
                 die_by(sig)
             }
         }
+    }
+
+    /// Saves the last config the connector issued, if it issued one (see [`connector_config`]).
+    fn keep_control_config(&self, outcome: &Outcome) -> Result<(), AppError> {
+        let Some(config) = outcome.control_configs.last() else {
+            return Ok(());
+        };
+        match &self.settings.connector_config_path {
+            Some(path) => {
+                connector_config::save(path, config.get()).map_err(|e| AppError::new(Kind::Config, e))?;
+                tracing::info!(path, "saved the connector's new config; the next run uses it");
+            }
+            None => tracing::warn!(
+                "the connector issued a new config (e.g. rotated credentials) that this run cannot keep; \
+                 set `connector_config_path` so the next run uses it"
+            ),
+        }
+        Ok(())
     }
 
     async fn drive<W: Write + Send + 'static>(

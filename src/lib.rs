@@ -6,6 +6,7 @@
 //! - [`cli`]: the command line (parsing only).
 //! - [`settings`]: config files and `TAP_AIRBYTE_*` variables into checked [`settings::Settings`].
 //! - [`app`]: the commands, and the one place where a connector container is created, driven and removed.
+//! - [`connector_config`]: the connector config issued by the connector (CONTROL), kept between runs.
 //! - [`docker`]: the Docker runtime; the only module that uses bollard.
 //! - [`pipeline`]: connector stdout chunks → lines → translator, on its own thread, with back-pressure.
 //! - [`translate`]: the pure, synchronous Airbyte → Singer translation core.
@@ -16,6 +17,7 @@
 pub mod about;
 pub mod app;
 pub mod cli;
+pub mod connector_config;
 pub mod docker;
 pub mod error;
 pub mod logging;

@@ -4,7 +4,7 @@
 //! Keys are tap-airbyte-wrapper's, so Meltano projects switch without edits:
 //! `airbyte_spec.image` (required), `airbyte_spec.tag` (default `latest`, a `sha256:` digest works),
 //! `airbyte_config` (the connector's config), `docker_mounts` (`[{source, target, type}]`, type
-//! `bind` | `volume` | `tmpfs`). The tap's own: `max_line_bytes`. Unknown keys are tolerated (the
+//! `bind` | `volume` | `tmpfs`). The tap's own: `max_line_bytes`, `connector_config_path`. Unknown keys are tolerated (the
 //! wrapper's `skip_native_check`, `force_native`, stream maps … are accepted and ignored).
 use serde_json::{Map, Value};
 use std::path::Path;
@@ -65,6 +65,8 @@ pub struct Settings {
     pub airbyte_config: Map<String, Value>,
     pub docker_mounts: Vec<MountSpec>,
     pub max_line_bytes: usize,
+    /// Where the connector config issued by the connector itself (CONTROL) is kept between runs.
+    pub connector_config_path: Option<String>,
 }
 
 pub const DEFAULT_MAX_LINE_BYTES: usize = 64 * 1024 * 1024;
@@ -181,6 +183,9 @@ fn from_env(env: &[(String, String)]) -> Result<Map<String, Value>, SettingsErro
     if let Some(v) = json("DOCKER_MOUNTS", "a list")? {
         out.insert("docker_mounts".into(), v);
     }
+    if let Some(v) = get("CONNECTOR_CONFIG_PATH") {
+        out.insert("connector_config_path".into(), Value::String(v.into()));
+    }
     if let Some(v) = get("MAX_LINE_BYTES") {
         let n: u64 = v.parse().map_err(|_| SettingsError::Invalid {
             key: format!("{ENV_PREFIX}MAX_LINE_BYTES"),
@@ -250,6 +255,12 @@ pub fn check(raw: &Map<String, Value>) -> Result<Settings, SettingsError> {
             .collect::<Result<_, _>>()?,
         Some(v) => return Err(wrong("docker_mounts", "a list", v)),
     };
+    let connector_config_path = match raw.get("connector_config_path") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(p)) if !p.trim().is_empty() => Some(p.trim().to_string()),
+        Some(Value::String(_)) => None,
+        Some(v) => return Err(wrong("connector_config_path", "a string", v)),
+    };
     let max_line_bytes = match raw.get("max_line_bytes") {
         None | Some(Value::Null) => DEFAULT_MAX_LINE_BYTES,
         Some(Value::Number(n)) => match n.as_u64() {
@@ -269,6 +280,7 @@ pub fn check(raw: &Map<String, Value>) -> Result<Settings, SettingsError> {
         airbyte_config,
         docker_mounts,
         max_line_bytes,
+        connector_config_path,
     })
 }
 

@@ -153,7 +153,30 @@ fn discover_prints_only_the_singer_catalog() {
     assert_eq!(top["metadata"]["table-key-properties"], json!(["id"]));
     assert_eq!(top["metadata"]["inclusion"], "available");
     assert_eq!(streams[1]["replication_method"], "FULL_TABLE");
-    assert_eq!(streams[2]["key_properties"], json!(["id", "meta.seq"]));
+    assert_eq!(
+        streams[2]["key_properties"],
+        json!(["id", "meta"]),
+        "a nested key is keyed by its top-level property"
+    );
+    let b_top = streams[2]["metadata"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["breadcrumb"] == json!([]))
+        .unwrap();
+    assert_eq!(
+        b_top["metadata"]["airbyte-primary-key"],
+        json!([["id"], ["meta", "seq"]]),
+        "the exact paths are kept"
+    );
+    assert_eq!(
+        users["schema"]["properties"]["name"]["type"],
+        json!(["null", "string"])
+    );
+    assert_eq!(
+        users["schema"]["properties"]["id"]["type"],
+        json!(["integer", "null"])
+    );
     assert!(
         run.stderr.contains("chatter on stdout"),
         "connector logs reach stderr"

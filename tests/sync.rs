@@ -264,3 +264,101 @@ fn control_messages_are_reported_without_their_secrets() {
     );
     assert_eq!(run.records("s").len(), 2);
 }
+
+#[test]
+fn a_config_issued_by_the_connector_is_kept_and_used_next_run() {
+    let w = Workdir::new();
+    let kept = w.path().join("kept").join("connector-config.json");
+    std::fs::create_dir_all(kept.parent().unwrap()).unwrap();
+    let mut settings = scripted(
+        json!({"streams": [{"name": "s", "records": 2}], "control": true, "api_key": "first-secret"}),
+    );
+    settings["connector_config_path"] = json!(kept.display().to_string());
+    let first = tap_with(&w, &settings, &[]);
+    first.assert_code(0);
+    assert!(
+        first.stderr.contains("saved the connector's new config"),
+        "{}",
+        first.stderr
+    );
+    let saved: Value = serde_json::from_str(&std::fs::read_to_string(&kept).unwrap()).unwrap();
+    assert_eq!(saved["api_key"], "rotated-secret-value");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&kept).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let second = tap_with(&w, &settings, &[]);
+    second.assert_code(0);
+    assert!(
+        second
+            .stderr
+            .contains("the config carries the rotated api_key"),
+        "{}",
+        second.stderr
+    );
+    assert!(
+        !second.stderr.contains("saved the connector's new config"),
+        "the kept config turned `control` off"
+    );
+    for run in [&first, &second] {
+        assert!(
+            !run.stderr.contains("rotated-secret-value") && !run.stderr.contains("first-secret")
+        );
+    }
+}
+
+#[test]
+fn deselected_properties_are_not_emitted() {
+    let w = Workdir::new();
+    let settings = scripted(json!({"streams": [{"name": "users", "records": 3}]}));
+    let discover = tap_with(&w, &settings, &["--discover"]);
+    discover.assert_code(0);
+    let mut catalog: Value = serde_json::from_str(&discover.stdout).unwrap();
+    for m in catalog["streams"][0]["metadata"].as_array_mut().unwrap() {
+        if m["breadcrumb"] == json!(["properties", "name"])
+            || m["breadcrumb"] == json!(["properties", "meta"])
+        {
+            m["metadata"]["selected"] = json!(false);
+        }
+    }
+    let catalog_path = w.json("catalog.json", &catalog);
+    let run = tap_with(&w, &settings, &["--catalog", &catalog_path]);
+    run.assert_code(0);
+    let records = run.records("users");
+    assert_eq!(records.len(), 3);
+    assert_eq!(
+        records[0],
+        json!({"id": 1, "updated_at": "2024-01-01T00:00:00Z"})
+    );
+    let schema = &run.of_type("SCHEMA")[0]["schema"]["properties"];
+    assert!(
+        schema.get("name").is_none() && schema.get("meta").is_none() && schema.get("id").is_some()
+    );
+}
+
+#[test]
+fn every_state_input_shape_resumes() {
+    let w = Workdir::new();
+    let settings = scripted(
+        json!({"streams": [{"name": "a", "records": 6}, {"name": "b", "namespace": "n", "records": 4}]}),
+    );
+    let a3 = json!({"type": "STREAM", "stream": {"stream_descriptor": {"name": "a"}, "stream_state": {"cursor": 3}}});
+    let b4 = json!({"type": "STREAM", "stream": {"stream_descriptor": {"name": "b", "namespace": "n"}, "stream_state": {"cursor": 4}}});
+    let shapes = [
+        ("ours", json!({"stream_descriptor": {"name": "a"}, "stream_state": {"cursor": 3}, "airbyte_state": [a3, b4]}).to_string(), 3, 0),
+        ("wrapper", json!({"airbyte_state": [a3, b4]}).to_string(), 3, 0),
+        ("bare array", json!([a3, b4]).to_string(), 3, 0),
+        ("empty file", String::new(), 6, 4),
+    ];
+    for (name, text, a, b) in shapes {
+        let state = w.file("state.json", &text);
+        let run = tap_with(&w, &settings, &["--state", &state]);
+        run.assert_code(0);
+        assert_eq!(
+            (run.records("a").len(), run.records("b").len()),
+            (a, b),
+            "{name}"
+        );
+    }
+}

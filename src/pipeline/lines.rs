@@ -13,6 +13,9 @@ pub enum LineError {
     TooLong { max: usize },
 }
 
+/// Capacity the line buffer keeps between lines; a larger one (left by a huge record) is freed.
+const KEEP_CAPACITY: usize = 1024 * 1024;
+
 pub struct LineFramer {
     partial: Vec<u8>,
     max: usize,
@@ -39,6 +42,10 @@ impl LineFramer {
                     self.extend(&rest[..nl])?;
                     on_line(&self.partial)?;
                     self.partial.clear();
+                    if self.partial.capacity() > KEEP_CAPACITY {
+                        // A very large record passed: give its memory back.
+                        self.partial = Vec::new();
+                    }
                     rest = &rest[nl + 1..];
                 }
                 None => return self.extend(rest).map_err(E::from),

@@ -8,6 +8,7 @@
 //! metadata, `airbyte-stream`: the discovered Airbyte stream verbatim. A sync with our own catalog
 //! therefore never needs the connector's `discover` again.
 use super::airbyte::{Stream, StreamDescriptor};
+use super::schema;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::{json, Map, Value};
@@ -59,9 +60,29 @@ pub struct MetadataEntry {
     pub metadata: Map<String, Value>,
 }
 
-/// A path joined for Singer: `["a","b"]` → `a.b`.
+/// Metadata key (stream level): the primary key as Airbyte paths, exactly (`[["obj","id"],["b"]]`).
+pub const AIRBYTE_PRIMARY_KEY: &str = "airbyte-primary-key";
+/// Metadata key (stream level): the default cursor as an Airbyte path, exactly (`["meta","updated_at"]`).
+pub const AIRBYTE_CURSOR_FIELD: &str = "airbyte-cursor-field";
+
+/// A path joined for Singer's `replication_key`: `["a","b"]` → `a.b`.
 pub fn join_path(path: &[String]) -> String {
     path.join(".")
+}
+
+/// Singer `key_properties` for an Airbyte primary key: the top-level property of each path, in
+/// order, once. A composite key stays composite (`[["a"],["b"]]` → `a, b`); a nested path is keyed by
+/// its top-level property (`[["obj","id"]]` → `obj`), since Singer keys name top-level properties
+/// that targets can find in the record. The exact paths are kept in `airbyte-primary-key` metadata
+/// and go to the connector unchanged.
+pub fn key_properties(primary_key: &[Vec<String>]) -> Vec<String> {
+    let mut keys: Vec<String> = Vec::new();
+    for first in primary_key.iter().filter_map(|p| p.first()) {
+        if !keys.contains(first) {
+            keys.push(first.clone());
+        }
+    }
+    keys
 }
 
 /// Parses the streams of an Airbyte CATALOG message.
@@ -112,12 +133,12 @@ pub fn to_singer(streams: &[(Stream, Value)]) -> SingerCatalog {
         .iter()
         .zip(ids)
         .map(|((stream, verbatim), id)| {
-            let keys: Vec<String> = stream
-                .source_defined_primary_key
-                .iter()
-                .flatten()
-                .map(|p| join_path(p))
-                .collect();
+            let keys = key_properties(
+                stream
+                    .source_defined_primary_key
+                    .as_deref()
+                    .unwrap_or_default(),
+            );
             let cursor = default_cursor(stream);
             let incremental = stream.supports_incremental();
             let replication_key = cursor
@@ -146,6 +167,12 @@ pub fn to_singer(streams: &[(Stream, Value)]) -> SingerCatalog {
             }
             if let Some(ns) = &stream.namespace {
                 top.insert("schema-name".into(), json!(ns));
+            }
+            if let Some(pk) = &stream.source_defined_primary_key {
+                top.insert(AIRBYTE_PRIMARY_KEY.into(), json!(pk));
+            }
+            if let Some(c) = &cursor {
+                top.insert(AIRBYTE_CURSOR_FIELD.into(), json!(c));
             }
             top.insert(AIRBYTE_STREAM_KEY.into(), verbatim.clone());
             let mut metadata = vec![MetadataEntry {
@@ -182,7 +209,7 @@ pub fn to_singer(streams: &[(Stream, Value)]) -> SingerCatalog {
             CatalogEntry {
                 stream: Some(stream.name.clone()),
                 tap_stream_id: id,
-                schema: stream.json_schema.clone(),
+                schema: schema::to_singer(&stream.json_schema),
                 key_properties: Some(keys),
                 replication_key,
                 replication_method: Some(method.into()),
@@ -217,6 +244,32 @@ impl CatalogEntry {
                 .or_else(|| m.get("selected-by-default").and_then(Value::as_bool))
                 .unwrap_or(true),
         }
+    }
+
+    /// Top-level properties the selection leaves out (Meltano SDK rules: `unsupported` never,
+    /// `automatic` always, else `selected`, else `selected-by-default`, else kept).
+    pub fn excluded_properties(&self) -> Vec<String> {
+        self.metadata
+            .iter()
+            .filter(|m| m.breadcrumb.len() == 2 && m.breadcrumb[0] == "properties")
+            .filter(
+                |m| match m.metadata.get("inclusion").and_then(Value::as_str) {
+                    Some("unsupported") => true,
+                    Some("automatic") => false,
+                    _ => !m
+                        .metadata
+                        .get("selected")
+                        .and_then(Value::as_bool)
+                        .or_else(|| {
+                            m.metadata
+                                .get("selected-by-default")
+                                .and_then(Value::as_bool)
+                        })
+                        .unwrap_or(true),
+                },
+            )
+            .map(|m| m.breadcrumb[1].clone())
+            .collect()
     }
 
     /// The Airbyte stream this entry was discovered from, when it carries it.
@@ -259,6 +312,8 @@ pub struct StreamPlan {
     pub schema: Value,
     pub key_properties: Vec<String>,
     pub bookmark_properties: Vec<String>,
+    /// Top-level properties to leave out of every record (deselected).
+    pub excluded: Vec<String>,
 }
 
 /// The configured Airbyte catalog and the plans of the streams it syncs.
@@ -343,14 +398,29 @@ pub fn plan(
             c["cursor_field"] = json!(cursor.clone().unwrap_or_default());
         }
         configured.push(c);
+        let excluded = entry.excluded_properties();
+        let mut singer_schema = entry.schema.clone();
+        if let Some(props) = singer_schema
+            .get_mut("properties")
+            .and_then(Value::as_object_mut)
+        {
+            props.retain(|k, _| !excluded.contains(k));
+        }
+        if let Some(required) = singer_schema
+            .get_mut("required")
+            .and_then(Value::as_array_mut)
+        {
+            required.retain(|k| !k.as_str().is_some_and(|k| excluded.iter().any(|e| e == k)));
+        }
         plans.push(StreamPlan {
             descriptor: stream.descriptor(),
             singer_name: entry.tap_stream_id.clone(),
-            schema: entry.schema.clone(),
+            schema: singer_schema,
+            excluded,
             key_properties: entry
                 .key_properties
                 .clone()
-                .unwrap_or_else(|| primary_key.iter().map(|p| join_path(p)).collect()),
+                .unwrap_or_else(|| key_properties(&primary_key)),
             bookmark_properties: if incremental {
                 cursor.iter().map(|c| join_path(c)).collect()
             } else {
@@ -482,6 +552,54 @@ mod tests {
             "full_refresh"
         );
         assert_eq!(p.notes.len(), 1, "{:?}", p.notes);
+    }
+
+    #[test]
+    fn composite_and_nested_keys_and_cursors_stay_whole() {
+        let s = streams(
+            json!([{"name": "t", "json_schema": {"type": "object", "properties": {"obj": {"type": "object"}, "b": {"type": "string"}, "meta": {"type": "object"}}},
+            "supported_sync_modes": ["incremental"], "source_defined_cursor": false,
+            "default_cursor_field": ["meta", "updated_at"], "source_defined_primary_key": [["obj", "id"], ["b"], ["obj", "region"]]}]),
+        );
+        let catalog = to_singer(&s);
+        let e = &catalog.streams[0];
+        assert_eq!(
+            e.key_properties,
+            Some(vec!["obj".to_string(), "b".to_string()])
+        );
+        assert_eq!(e.replication_key.as_deref(), Some("meta.updated_at"));
+        let top = e.stream_metadata().unwrap();
+        assert_eq!(
+            top[AIRBYTE_PRIMARY_KEY],
+            json!([["obj", "id"], ["b"], ["obj", "region"]])
+        );
+        assert_eq!(top[AIRBYTE_CURSOR_FIELD], json!(["meta", "updated_at"]));
+        let p = plan(Some(&catalog), None).unwrap();
+        let c = &p.configured_catalog["streams"][0];
+        assert_eq!(
+            c["primary_key"],
+            json!([["obj", "id"], ["b"], ["obj", "region"]])
+        );
+        assert_eq!(c["cursor_field"], json!(["meta", "updated_at"]));
+        assert_eq!(p.streams[0].bookmark_properties, ["meta.updated_at"]);
+    }
+
+    #[test]
+    fn deselected_properties_leave_schema_and_plan() {
+        let mut catalog = to_singer(&sample());
+        for m in &mut catalog.streams[0].metadata {
+            if m.breadcrumb == ["properties", "name"] {
+                m.metadata.insert("selected".into(), json!(false));
+            }
+            // A key property cannot be deselected: its inclusion is automatic.
+            if m.breadcrumb == ["properties", "id"] {
+                m.metadata.insert("selected".into(), json!(false));
+            }
+        }
+        let p = plan(Some(&catalog), None).unwrap();
+        assert_eq!(p.streams[0].excluded, ["name"]);
+        let props = p.streams[0].schema["properties"].as_object().unwrap();
+        assert!(props.contains_key("id") && !props.contains_key("name"));
     }
 
     #[test]

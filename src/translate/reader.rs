@@ -7,7 +7,9 @@
 //! Ordering contract: output is written in the order the connector wrote its lines, through one
 //! writer. A STATE is written after every record that preceded it, and the writer is flushed right
 //! after it, so a STATE never reaches stdout before the records it covers.
-use super::airbyte::{ConnectionStatus, Control, Envelope, StreamDescriptor, Trace, TraceError};
+use super::airbyte::{
+    ConnectionStatus, Control, Envelope, Fields, StreamDescriptor, Trace, TraceError,
+};
 use super::catalog::StreamPlan;
 use super::singer;
 use super::state::StateStore;
@@ -32,6 +34,7 @@ pub struct Outcome {
 
 struct OutStream {
     descriptor: StreamDescriptor,
+    excluded: Vec<String>,
     prefix: Vec<u8>,
     schema_line: Vec<u8>,
     records: u64,
@@ -44,6 +47,8 @@ pub struct Reader {
     state: StateStore,
     outcome: Outcome,
     unknown_streams: HashSet<StreamDescriptor>,
+    /// Reused buffer for records re-encoded without their deselected properties.
+    scratch: Vec<u8>,
 }
 
 /// Longest piece of a non-JSON line that is logged.
@@ -61,6 +66,7 @@ impl Reader {
             .iter()
             .map(|p| OutStream {
                 descriptor: p.descriptor.clone(),
+                excluded: p.excluded.clone(),
                 prefix: singer::record_prefix(&p.singer_name),
                 schema_line: singer::schema_line(
                     &p.singer_name,
@@ -77,6 +83,7 @@ impl Reader {
             state,
             outcome: Outcome::default(),
             unknown_streams: HashSet::new(),
+            scratch: Vec::new(),
         }
     }
 
@@ -127,7 +134,12 @@ impl Reader {
                             s.records += 1;
                             self.outcome.records += 1;
                             let at = r.emitted_at.map(|f| f as i64);
-                            singer::write_record(out, &s.prefix, r.data, at)?;
+                            if s.excluded.is_empty() {
+                                singer::write_record(out, &s.prefix, r.data.get().as_bytes(), at)?;
+                            } else {
+                                without(&s.excluded, r.data, &mut self.scratch);
+                                singer::write_record(out, &s.prefix, &self.scratch, at)?;
+                            }
                         }
                         None => self.unknown_stream(&r.stream, namespace),
                     }
@@ -313,6 +325,26 @@ impl Reader {
     }
 }
 
+/// `data` re-encoded without the `excluded` top-level properties (values untouched), into `buf`.
+/// Data that is not an object is passed on as it is.
+fn without(excluded: &[String], data: &RawValue, buf: &mut Vec<u8>) {
+    buf.clear();
+    let Ok(fields) = serde_json::from_str::<Fields>(data.get()) else {
+        buf.extend_from_slice(data.get().as_bytes());
+        return;
+    };
+    buf.push(b'{');
+    for (key, value) in fields.0.iter().filter(|(k, _)| !excluded.contains(k)) {
+        if buf.len() > 1 {
+            buf.push(b',');
+        }
+        serde_json::to_writer(&mut *buf, key).expect("writing to a Vec cannot fail");
+        buf.push(b':');
+        buf.extend_from_slice(value.get().as_bytes());
+    }
+    buf.push(b'}');
+}
+
 fn connector_log(level: &str, message: &str) {
     match level {
         "FATAL" | "ERROR" => tracing::error!(target: "connector", "{message}"),
@@ -341,6 +373,7 @@ mod tests {
             schema: json!({"type": "object"}),
             key_properties: vec!["id".into()],
             bookmark_properties: vec![],
+            excluded: vec![],
         }
     }
 
@@ -408,6 +441,30 @@ mod tests {
             r#"{"type":"RECORD","record":{"stream":"users","data":{},"emitted_at":0}}"#,
         );
         assert_eq!(out[1]["stream"], "public-users");
+    }
+
+    #[test]
+    fn deselected_properties_are_left_out_and_the_rest_kept_as_written() {
+        let mut p = plan("a", None);
+        p.excluded = vec!["secret".into(), "gone".into()];
+        let mut r = Reader::sync(&[p], StateStore::default());
+        let out = run(
+            &mut r,
+            r#"{"type":"RECORD","record":{"stream":"a","data":{"id":1,"secret":"x","n":1.50,"q\"k":{"gone":1}, "gone": null}}}"#,
+        );
+        let mut bytes = Vec::new();
+        let data =
+            RawValue::from_string(r#"{"id":1,"secret":"x","n":1.50,"q\"k":{"gone":1}}"#.into())
+                .unwrap();
+        without(&["secret".into(), "gone".into()], &data, &mut bytes);
+        assert_eq!(
+            String::from_utf8(bytes).unwrap(),
+            r#"{"id":1,"n":1.50,"q\"k":{"gone":1}}"#
+        );
+        assert_eq!(
+            out[1]["record"],
+            json!({"id": 1, "n": 1.5, "q\"k": {"gone": 1}})
+        );
     }
 
     #[test]

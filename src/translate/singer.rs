@@ -53,11 +53,11 @@ pub fn record_prefix(stream: &str) -> Vec<u8> {
 pub fn write_record(
     out: &mut impl Write,
     prefix: &[u8],
-    data: &RawValue,
+    data: &[u8],
     emitted_at_ms: Option<i64>,
 ) -> io::Result<()> {
     out.write_all(prefix)?;
-    out.write_all(data.get().as_bytes())?;
+    out.write_all(data)?;
     match emitted_at_ms {
         Some(ms) => {
             let mut stamp = [0u8; 24];
@@ -152,7 +152,13 @@ mod tests {
         let data: Box<RawValue> =
             serde_json::from_str(r#"{"n": 1.000000000000000000000001, "s":"é"}"#).unwrap();
         let mut out = Vec::new();
-        write_record(&mut out, &record_prefix("a\"b"), &data, Some(0)).unwrap();
+        write_record(
+            &mut out,
+            &record_prefix("a\"b"),
+            data.get().as_bytes(),
+            Some(0),
+        )
+        .unwrap();
         let text = String::from_utf8(out).unwrap();
         assert!(text.ends_with("}\n"));
         assert!(text.contains(data.get()), "{text}");

@@ -196,34 +196,40 @@ pub fn docker_run(image: &str, args: &[&str], mount_dir: &Path) -> Output {
         .expect("docker run runs")
 }
 
-/// Runs the tap to its end with stdout discarded; returns (exit code, peak RSS in KiB) from wait4.
-#[allow(unsafe_code)]
+/// Runs the tap to its end with stdout discarded; returns (exit code, peak RSS in KiB).
+/// The peak is the tap's own `VmHWM`, read from /proc while it runs (it only grows): `ru_maxrss`
+/// would also count the test process, whose memory the child shares until it execs.
 pub fn tap_peak_rss(args: &[&str]) -> (i32, u64) {
-    let child = Command::new(env!("CARGO_BIN_EXE_tap-airbyte"))
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tap-airbyte"))
         .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .expect("the tap starts");
-    let pid = child.id() as libc::pid_t;
-    let mut status = 0;
-    // SAFETY: plain FFI with valid pointers to locals; the child is reaped here, and `child` is
-    // never waited on afterwards.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    let reaped = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-    assert_eq!(reaped, pid, "wait4");
-    drop(child);
-    assert_no_containers(pid as u32);
-    (libc::WEXITSTATUS(status), usage.ru_maxrss as u64)
+    let pid = child.id();
+    let mut peak = 0;
+    let status = loop {
+        peak = peak.max(proc_status_kib(pid, "VmHWM:"));
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    };
+    assert_no_containers(pid);
+    (status.code().unwrap_or(-1), peak)
+}
+
+fn proc_status_kib(pid: u32, field: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
 }
 
 /// Resident memory of a running process, in KiB, from /proc.
 pub fn rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0)
+    proc_status_kib(pid, "VmRSS:")
 }

@@ -355,6 +355,12 @@ fn read(
     let mut emitted = 0u64;
     let mut cursors: Vec<(Value, u64)> = Vec::new();
 
+    if script.config.get("api_key").and_then(Value::as_str) == Some("rotated-secret-value") {
+        emit(
+            out,
+            &json!({"type": "LOG", "log": {"level": "INFO", "message": "the config carries the rotated api_key"}}),
+        )?;
+    }
     if script.bool("control") {
         let mut new_config = script.config.clone();
         new_config.insert("api_key".into(), json!("rotated-secret-value"));
