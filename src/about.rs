@@ -40,6 +40,7 @@ pub fn describe(spec: Option<&Value>) -> Value {
                     }}
                 },
                 "connector_config_path": {"type": "string", "description": "File where the config the connector issues itself (CONTROL: rotated credentials, migrations) is kept; laid over airbyte_config on the next run"},
+                "idle_timeout_seconds": {"type": "number", "description": "End the run (exit 1) when the connector writes nothing for this long; waiting on a slow target does not count"},
                 "max_line_bytes": {"type": "integer", "default": crate::settings::DEFAULT_MAX_LINE_BYTES, "description": "Longest line (one message) accepted from the connector"}
             }
         }

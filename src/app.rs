@@ -16,16 +16,53 @@ use anyhow::{anyhow, Context};
 use std::io::Write;
 use tokio::signal::unix::{signal, Signal, SignalKind};
 
-/// Runs the command the arguments ask for.
+/// Runs the command the arguments ask for. SIGTERM and SIGINT at any point remove the connector's
+/// container if one exists, then end the tap by the same signal.
 pub async fn run(args: Args) -> Result<(), AppError> {
     let mut signals = Signals::install().map_err(|e| AppError::new(Kind::Connector, e))?;
+    let running = Running::default();
+    tokio::select! {
+        result = command(args, running.clone()) => result,
+        sig = signals.recv() => {
+            let removed = running.remove().await;
+            tracing::warn!(signal = sig, removed_container = removed, "interrupted");
+            die_by(sig)
+        }
+    }
+}
+
+/// The container being run, if any: what a signal must remove.
+#[derive(Clone, Default)]
+struct Running(std::sync::Arc<std::sync::Mutex<Option<(Engine, String)>>>);
+
+impl Running {
+    fn set(&self, engine: &Engine, id: &str) {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Some((engine.clone(), id.to_string()));
+    }
+    fn clear(&self) {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    }
+    /// Removes the running container; returns whether there was one.
+    async fn remove(&self) -> bool {
+        let current = self.0.lock().unwrap_or_else(|e| e.into_inner()).take();
+        match current {
+            Some((engine, id)) => {
+                engine.remove(&id).await;
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+async fn command(args: Args, running: Running) -> Result<(), AppError> {
     if args.about && args.config.is_empty() {
         return about::print(args.format, None).map_err(output_error);
     }
     let env: Vec<(String, String)> = std::env::vars().collect();
     let raw = settings::load_raw(&args.config, &env)?;
     if args.about {
-        return about_with_config(&args, &raw, &mut signals).await;
+        return about_with_config(&args, &raw, running).await;
     }
     let settings = settings::check(&raw)?;
     let catalog = args.catalog_path().map(read_catalog).transpose()?;
@@ -40,14 +77,14 @@ pub async fn run(args: Args) -> Result<(), AppError> {
         }
         None => StateStore::default(),
     };
-    let session = Session::start(settings).await?;
+    let session = Session::start(settings, running).await?;
     if args.discover {
-        return session.discover(&mut signals).await;
+        return session.discover().await;
     }
     if args.test {
-        return session.test(&mut signals).await;
+        return session.test().await;
     }
-    session.sync(catalog.as_ref(), state, &mut signals).await
+    session.sync(catalog.as_ref(), state).await
 }
 
 fn config(e: anyhow::Error) -> AppError {
@@ -82,12 +119,12 @@ fn read_catalog(path: &str) -> Result<SingerCatalog, AppError> {
 async fn about_with_config(
     args: &Args,
     raw: &serde_json::Map<String, serde_json::Value>,
-    signals: &mut Signals,
+    running: Running,
 ) -> Result<(), AppError> {
     let spec = async {
         let settings = settings::check(raw)?;
-        let session = Session::start(settings).await?;
-        session.spec(signals).await
+        let session = Session::start(settings, running).await?;
+        session.spec().await
     }
     .await;
     match spec {
@@ -99,6 +136,36 @@ async fn about_with_config(
             about::print(args.format, None).map_err(output_error)
         }
     }
+}
+
+/// Removes containers that an earlier tap on this host left behind when it died without cleaning
+/// up (killed, crashed): their owner process is gone. Failures are only logged.
+async fn remove_stale(engine: &Engine) {
+    let ours = match engine.list_ours().await {
+        Ok(list) => list,
+        Err(e) => {
+            tracing::debug!(error = %e, "cannot look for containers left by earlier runs");
+            return;
+        }
+    };
+    let host = crate::docker::host_name();
+    for c in ours
+        .into_iter()
+        .filter(|c| c.host == host && !tap_alive(c.pid))
+    {
+        tracing::warn!(
+            container = &c.id[..12.min(c.id.len())],
+            pid = c.pid,
+            "removing a container left by an earlier run that did not end cleanly"
+        );
+        engine.remove(&c.id).await;
+    }
+}
+
+/// Is process `pid` a running tap-airbyte?
+fn tap_alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/comm"))
+        .is_ok_and(|comm| comm.trim() == "tap-airbyte")
 }
 
 /// SIGTERM and SIGINT, caught so the container is removed before the tap dies by the same signal.
@@ -141,6 +208,7 @@ struct Session {
     settings: Settings,
     image: String,
     user: String,
+    running: Running,
 }
 
 /// Files handed to the connector, by name inside [`FILES_DIR`].
@@ -153,7 +221,7 @@ impl Files {
 }
 
 impl Session {
-    async fn start(mut settings: Settings) -> Result<Session, AppError> {
+    async fn start(mut settings: Settings, running: Running) -> Result<Session, AppError> {
         if let Some(path) = &settings.connector_config_path {
             if connector_config::apply_kept(path, &mut settings.airbyte_config)
                 .map_err(|e| AppError::new(Kind::Config, e))?
@@ -162,6 +230,7 @@ impl Session {
             }
         }
         let engine = Engine::connect().await?;
+        remove_stale(&engine).await;
         let image = settings.image_reference();
         let user = engine.ensure_image(&image).await?;
         tracing::debug!(image, user, "image ready");
@@ -170,6 +239,7 @@ impl Session {
             settings,
             image,
             user,
+            running,
         })
     }
 
@@ -186,7 +256,6 @@ impl Session {
         files: Files,
         reader: Reader,
         out: W,
-        signals: &mut Signals,
     ) -> Result<Ran, AppError> {
         let command = args[0].clone();
         let spec = RunSpec {
@@ -196,25 +265,15 @@ impl Session {
             mounts: &self.settings.docker_mounts,
         };
         let id = self.engine.create(&spec, &self.user).await?;
+        self.running.set(&self.engine, &id);
         tracing::info!(image = %self.image, command, container = &id[..12], "running the connector");
-        let result = tokio::select! {
-            r = self.drive(&id, reader, out) => Ok(r),
-            sig = signals.recv() => Err(sig),
-        };
+        let result = self.drive(&id, reader, out).await;
         self.engine.remove(&id).await;
-        if let Ok(Ok(ran)) = &result {
+        self.running.clear();
+        if let Ok(ran) = &result {
             self.keep_control_config(&ran.finished.outcome)?;
         }
-        match result {
-            Ok(r) => r,
-            Err(sig) => {
-                tracing::warn!(
-                    signal = sig,
-                    "interrupted; the connector's container was removed"
-                );
-                die_by(sig)
-            }
-        }
+        result
     }
 
     /// Saves the last config the connector issued, if it issued one (see [`connector_config`]).
@@ -243,7 +302,10 @@ impl Session {
     ) -> Result<Ran, AppError> {
         let (tx, rx) = tokio::sync::mpsc::channel(pipeline::CHANNEL_CHUNKS);
         let thread = pipeline::spawn(reader, rx, self.settings.max_line_bytes, out);
-        let exit = self.engine.run(id, &self.image, tx).await;
+        let exit = self
+            .engine
+            .run(id, &self.image, tx, self.settings.idle_timeout)
+            .await;
         let finished = tokio::task::spawn_blocking(move || thread.join())
             .await
             .ok()
@@ -264,17 +326,17 @@ impl Session {
                 stderr_tail: vec![],
             }),
             Err(RunError::Docker(e)) => Err(e.into()),
+            Err(e @ RunError::Idle(_)) => Err(AppError::new(Kind::Connector, e)),
         }
     }
 
-    async fn spec(&self, signals: &mut Signals) -> Result<serde_json::Value, AppError> {
+    async fn spec(&self) -> Result<serde_json::Value, AppError> {
         let ran = self
             .run_connector(
                 vec!["spec".into()],
                 Files(vec![]),
                 Reader::command(),
                 std::io::sink(),
-                signals,
             )
             .await?;
         ran.check_ended("spec")?;
@@ -292,14 +354,13 @@ impl Session {
         })
     }
 
-    async fn discover(&self, signals: &mut Signals) -> Result<(), AppError> {
-        let streams = self.discover_streams(signals).await?;
+    async fn discover(&self) -> Result<(), AppError> {
+        let streams = self.discover_streams().await?;
         output::json_document(&catalog::to_singer(&streams)).map_err(output_error)
     }
 
     async fn discover_streams(
         &self,
-        signals: &mut Signals,
     ) -> Result<Vec<(crate::translate::airbyte::Stream, serde_json::Value)>, AppError> {
         let args = vec![
             "discover".into(),
@@ -312,7 +373,6 @@ impl Session {
                 Files(vec![self.config_file()]),
                 Reader::command(),
                 std::io::sink(),
-                signals,
             )
             .await?;
         ran.check_ended("discover")?;
@@ -329,7 +389,7 @@ impl Session {
         catalog::parse_streams(&parsed.streams).map_err(|e| AppError::new(Kind::Connector, e))
     }
 
-    async fn test(&self, signals: &mut Signals) -> Result<(), AppError> {
+    async fn test(&self) -> Result<(), AppError> {
         let args = vec![
             "check".into(),
             "--config".into(),
@@ -341,7 +401,6 @@ impl Session {
                 Files(vec![self.config_file()]),
                 Reader::command(),
                 std::io::sink(),
-                signals,
             )
             .await?;
         ran.check_ended("check")?;
@@ -368,7 +427,6 @@ impl Session {
         &self,
         singer_catalog: Option<&SingerCatalog>,
         state: StateStore,
-        signals: &mut Signals,
     ) -> Result<(), AppError> {
         let discovered = if catalog::needs_discover(singer_catalog) {
             if singer_catalog.is_some() {
@@ -376,7 +434,7 @@ impl Session {
                     "the catalog does not carry the connector's streams; running discover once"
                 );
             }
-            Some(self.discover_streams(signals).await?)
+            Some(self.discover_streams().await?)
         } else {
             None
         };
@@ -409,7 +467,7 @@ impl Session {
         }
         let reader = Reader::sync(&plan.streams, state);
         let ran = self
-            .run_connector(args, Files(files), reader, output::singer_stream(), signals)
+            .run_connector(args, Files(files), reader, output::singer_stream())
             .await?;
         ran.check_ended("read")?;
         let o = &ran.finished.outcome;

@@ -4,7 +4,7 @@
 //! Keys are tap-airbyte-wrapper's, so Meltano projects switch without edits:
 //! `airbyte_spec.image` (required), `airbyte_spec.tag` (default `latest`, a `sha256:` digest works),
 //! `airbyte_config` (the connector's config), `docker_mounts` (`[{source, target, type}]`, type
-//! `bind` | `volume` | `tmpfs`). The tap's own: `max_line_bytes`, `connector_config_path`. Unknown keys are tolerated (the
+//! `bind` | `volume` | `tmpfs`). The tap's own: `max_line_bytes`, `connector_config_path`, `idle_timeout_seconds`. Unknown keys are tolerated (the
 //! wrapper's `skip_native_check`, `force_native`, stream maps … are accepted and ignored).
 use serde_json::{Map, Value};
 use std::path::Path;
@@ -67,6 +67,8 @@ pub struct Settings {
     pub max_line_bytes: usize,
     /// Where the connector config issued by the connector itself (CONTROL) is kept between runs.
     pub connector_config_path: Option<String>,
+    /// End the run when the connector writes nothing for this long.
+    pub idle_timeout: Option<std::time::Duration>,
 }
 
 pub const DEFAULT_MAX_LINE_BYTES: usize = 64 * 1024 * 1024;
@@ -186,6 +188,13 @@ fn from_env(env: &[(String, String)]) -> Result<Map<String, Value>, SettingsErro
     if let Some(v) = get("CONNECTOR_CONFIG_PATH") {
         out.insert("connector_config_path".into(), Value::String(v.into()));
     }
+    if let Some(v) = get("IDLE_TIMEOUT_SECONDS") {
+        let n: f64 = v.parse().map_err(|_| SettingsError::Invalid {
+            key: format!("{ENV_PREFIX}IDLE_TIMEOUT_SECONDS"),
+            message: format!("{v:?} is not a number"),
+        })?;
+        out.insert("idle_timeout_seconds".into(), serde_json::json!(n));
+    }
     if let Some(v) = get("MAX_LINE_BYTES") {
         let n: u64 = v.parse().map_err(|_| SettingsError::Invalid {
             key: format!("{ENV_PREFIX}MAX_LINE_BYTES"),
@@ -261,6 +270,21 @@ pub fn check(raw: &Map<String, Value>) -> Result<Settings, SettingsError> {
         Some(Value::String(_)) => None,
         Some(v) => return Err(wrong("connector_config_path", "a string", v)),
     };
+    let idle_timeout = match raw.get("idle_timeout_seconds") {
+        None | Some(Value::Null) => None,
+        Some(Value::Number(n)) => match n.as_f64() {
+            Some(secs) if secs > 0.0 && secs.is_finite() => {
+                Some(std::time::Duration::from_secs_f64(secs))
+            }
+            _ => {
+                return Err(SettingsError::Invalid {
+                    key: "idle_timeout_seconds".into(),
+                    message: "must be a positive number of seconds".into(),
+                })
+            }
+        },
+        Some(v) => return Err(wrong("idle_timeout_seconds", "a number", v)),
+    };
     let max_line_bytes = match raw.get("max_line_bytes") {
         None | Some(Value::Null) => DEFAULT_MAX_LINE_BYTES,
         Some(Value::Number(n)) => match n.as_u64() {
@@ -281,6 +305,7 @@ pub fn check(raw: &Map<String, Value>) -> Result<Settings, SettingsError> {
         docker_mounts,
         max_line_bytes,
         connector_config_path,
+        idle_timeout,
     })
 }
 

@@ -6,4 +6,6 @@ mod commands;
 mod failures;
 mod faker;
 mod footprint;
+mod lifecycle;
+mod meltano;
 mod sync;

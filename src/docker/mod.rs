@@ -27,6 +27,8 @@ use tokio::sync::mpsc;
 
 /// Label that marks every container the tap creates; its value is the tap's process id.
 pub const LABEL: &str = "io.tap-airbyte.owner";
+/// Label holding the host name of the machine the tap ran on (pids mean something only there).
+pub const LABEL_HOST: &str = "io.tap-airbyte.host";
 /// Label holding the connector command (`spec`, `check`, `discover`, `read`).
 pub const LABEL_COMMAND: &str = "io.tap-airbyte.command";
 /// Where the connector's files are put inside the container.
@@ -110,6 +112,9 @@ pub enum RunError {
     /// The consumer of stdout went away (the pipeline stopped); the container is still there.
     #[error("the output consumer stopped")]
     ConsumerGone,
+    /// The connector wrote nothing for this long (`idle_timeout_seconds`).
+    #[error("the connector wrote nothing for {} s (idle_timeout_seconds); stopped it", .0.as_secs_f64())]
+    Idle(Duration),
 }
 
 impl Engine {
@@ -206,6 +211,7 @@ impl Engine {
         let labels = HashMap::from([
             (LABEL.to_string(), std::process::id().to_string()),
             (LABEL_COMMAND.to_string(), command.clone()),
+            (LABEL_HOST.to_string(), host_name()),
         ]);
         let name = format!(
             "tap-airbyte-{command}-{}",
@@ -309,6 +315,7 @@ impl Engine {
         id: &str,
         image: &str,
         stdout: mpsc::Sender<Vec<Bytes>>,
+        idle_timeout: Option<Duration>,
     ) -> Result<Exit, RunError> {
         let options = AttachContainerOptionsBuilder::new()
             .stream(true)
@@ -342,6 +349,10 @@ impl Engine {
         let mut exit: Option<i64> = None;
         let idle = tokio::time::sleep(Duration::from_secs(86_400 * 365));
         tokio::pin!(idle);
+        // Time without any output from the connector (waiting on a slow consumer does not count).
+        let far = Duration::from_secs(86_400 * 365);
+        let silent = tokio::time::sleep(idle_timeout.unwrap_or(far));
+        tokio::pin!(silent);
         loop {
             tokio::select! {
                 frame = output.next() => {
@@ -378,8 +389,10 @@ impl Engine {
                     tracing::debug!(container = id, code = exit, "exited");
                     idle.as_mut().reset(tokio::time::Instant::now() + DRAIN_IDLE);
                 }
-                () = &mut idle, if exit.is_some() => {
-                    tracing::warn!(container = id, "the container exited but its output stream stayed open; closing it");
+                                () = &mut silent, if exit.is_none() => {
+                    return Err(RunError::Idle(idle_timeout.unwrap_or(far)));
+                }
+                () = &mut idle, if exit.is_some() => {tracing::warn!(container = id, "the container exited but its output stream stayed open; closing it");
                     break;
                 }
             }
@@ -387,6 +400,9 @@ impl Engine {
                 idle.as_mut()
                     .reset(tokio::time::Instant::now() + DRAIN_IDLE);
             }
+            silent
+                .as_mut()
+                .reset(tokio::time::Instant::now() + idle_timeout.unwrap_or(far));
         }
         let code = match exit {
             Some(c) => c,
@@ -416,8 +432,8 @@ impl Engine {
         }
     }
 
-    /// Ids of the containers that carry the tap's label, running or not.
-    pub async fn list_ours(&self) -> Result<Vec<String>, DockerError> {
+    /// The containers that carry the tap's label, running or not.
+    pub async fn list_ours(&self) -> Result<Vec<Ours>, DockerError> {
         let filters = HashMap::from([("label", vec![LABEL])]);
         let options = ListContainersOptionsBuilder::new()
             .all(true)
@@ -428,8 +444,33 @@ impl Engine {
             .list_containers(Some(options))
             .await
             .map_err(|e| DockerError::List { source: e })?;
-        Ok(list.into_iter().filter_map(|c| c.id).collect())
+        Ok(list
+            .into_iter()
+            .filter_map(|c| {
+                let labels = c.labels.unwrap_or_default();
+                Some(Ours {
+                    id: c.id?,
+                    pid: labels.get(LABEL)?.parse().ok()?,
+                    host: labels.get(LABEL_HOST).cloned().unwrap_or_default(),
+                })
+            })
+            .collect())
     }
+}
+
+/// A container the tap created (see [`LABEL`]).
+#[derive(Debug)]
+pub struct Ours {
+    pub id: String,
+    pub pid: u32,
+    pub host: String,
+}
+
+/// This machine's host name, as labels record it.
+pub fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_default()
 }
 
 fn exit_code(

@@ -18,7 +18,7 @@
 //!   "check": "succeed" | "fail" | "crash",
 //!   "chatter": true, "stderr_lines": 100, "big_record_bytes": 10000000, "sleep_ms": 10,
 //!   "control": true, "write_config_back": true, "file_stream": {"name": "lines", "path": "/data/x.txt"},
-//!   "hang_ms": 0, "api_key": "secret"
+//!   "hang_ms": 0 (after read),"api_key": "secret"
 //! }
 //! ```
 use serde_json::{json, Map, Value};
@@ -149,7 +149,11 @@ fn run(args: &[String]) -> Result<u8, String> {
         _ => unreachable!("checked in parse_args"),
     };
     out.flush().map_err(io_err)?;
-    if let Some(ms) = config.get("hang_ms").and_then(Value::as_u64) {
+    if let Some(ms) = config
+        .get("hang_ms")
+        .and_then(Value::as_u64)
+        .filter(|_| args.command == "read")
+    {
         std::thread::sleep(Duration::from_millis(ms));
     }
     Ok(code)
