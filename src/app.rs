@@ -534,6 +534,15 @@ impl Ran {
                 error: anyhow!(self.with_stderr(text)),
             });
         }
+        if let Some(first) = &o.first_damage {
+            let what = format!(
+                "the connector wrote {} line{} that looked like Airbyte messages but could not be read \
+                 (no STATE was emitted after the first; the next run resumes before it). First: {first}",
+                o.damaged_lines,
+                if o.damaged_lines == 1 { "" } else { "s" }
+            );
+            return Err(self.failure(command, &what));
+        }
         if self.code != 0 {
             return Err(self.failure(
                 command,

@@ -2,6 +2,7 @@
 //! themselves (docker/build-images.sh). All tests build into this one binary.
 mod util;
 
+mod bad_output;
 mod commands;
 mod failures;
 mod faker;

@@ -30,6 +30,10 @@ pub struct Outcome {
     pub states: u64,
     pub records_dropped: u64,
     pub not_json_lines: u64,
+    /// Lines that looked like Airbyte messages but could not be read (after the first, no STATE
+    /// is emitted), and what was wrong with the first.
+    pub damaged_lines: u64,
+    pub first_damage: Option<String>,
 }
 
 struct OutStream {
@@ -112,13 +116,25 @@ impl Reader {
             self.not_json(line, None);
             return Ok(());
         }
+        let envelope_like = looks_like_envelope(&line[start..]);
         // Validating UTF-8 once for the whole line lets the parser skip it for every string in it.
-        let Ok(text) = std::str::from_utf8(line) else {
-            self.not_json(line, None);
-            return Ok(());
+        let text = match std::str::from_utf8(line) {
+            Ok(t) => t,
+            Err(_) if envelope_like => {
+                self.damaged(line, "it is not valid UTF-8");
+                return Ok(());
+            }
+            Err(_) => {
+                self.not_json(line, None);
+                return Ok(());
+            }
         };
         let envelope: Envelope = match serde_json::from_str(text) {
             Ok(e) => e,
+            Err(e) if envelope_like => {
+                self.damaged(line, &e.to_string());
+                return Ok(());
+            }
             Err(e) => {
                 self.not_json(line, Some(e));
                 return Ok(());
@@ -144,9 +160,7 @@ impl Reader {
                         None => self.unknown_stream(&r.stream, namespace),
                     }
                 }
-                None => {
-                    tracing::warn!(target: "connector", "a RECORD message without `record`; ignored")
-                }
+                None => self.damaged(line, "a RECORD without `record`"),
             },
             "STATE" => match envelope.state {
                 Some(raw) => self.on_state(raw, out)?,
@@ -219,6 +233,12 @@ impl Reader {
     }
 
     fn on_state(&mut self, raw: &RawValue, out: &mut impl Write) -> io::Result<()> {
+        if self.outcome.damaged_lines > 0 {
+            // A record may have been lost: no STATE may claim it. The next run resumes from the
+            // last STATE emitted before the damage (at least once).
+            tracing::warn!("STATE withheld: an earlier line from the connector could not be read");
+            return Ok(());
+        }
         match self.state.update(raw) {
             Ok(changed) => {
                 if changed {
@@ -307,6 +327,16 @@ impl Reader {
         }
     }
 
+    /// A line that looks like an Airbyte message but cannot be read: data may be lost.
+    fn damaged(&mut self, line: &[u8], why: &str) {
+        self.outcome.damaged_lines += 1;
+        let shown = String::from_utf8_lossy(&line[..line.len().min(200)]).into_owned();
+        tracing::error!(target: "connector", "an Airbyte message that cannot be read ({why}): {shown}");
+        self.outcome
+            .first_damage
+            .get_or_insert_with(|| format!("{why}: {shown}"));
+    }
+
     fn not_json(&mut self, line: &[u8], error: Option<serde_json::Error>) {
         self.outcome.not_json_lines += 1;
         let shown = &line[..line.len().min(MAX_LOGGED_LINE)];
@@ -343,6 +373,17 @@ fn without(excluded: &[String], data: &RawValue, buf: &mut Vec<u8>) {
         buf.extend_from_slice(value.get().as_bytes());
     }
     buf.push(b'}');
+}
+
+/// Does a line that starts with `{` look like an Airbyte message (`{"type"` first)?
+/// Other JSON (a connector's JSON log lines, pretty-printed fragments) is only logged.
+fn looks_like_envelope(line: &[u8]) -> bool {
+    let rest = &line[1..];
+    let start = rest
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(rest.len());
+    rest[start..].starts_with(b"\"type\"")
 }
 
 fn connector_log(level: &str, message: &str) {
@@ -464,6 +505,46 @@ mod tests {
         assert_eq!(
             out[1]["record"],
             json!({"id": 1, "n": 1.5, "q\"k": {"gone": 1}})
+        );
+    }
+
+    #[test]
+    fn damaged_messages_withhold_later_states_but_logs_that_are_json_do_not() {
+        let mut r = Reader::sync(&[plan("a", None)], StateStore::default());
+        let out = run(
+            &mut r,
+            concat!(
+                r#"{"level":"info","msg":"a JSON log line"}"#,
+                "\n",
+                "{\n",
+                r#"{"type":"RECORD","record":{"stream":"a","data":{"id":1}}}"#,
+                "\n",
+                r#"{"type":"STATE","state":{"data":{"c":1}}}"#,
+                "\n",
+                r#"{"type":"RECORD","record":{"stream":"a","da"#,
+                "\n",
+                r#"{"type":"RECORD","record":{"stream":"a","data":{"id":3}}}"#,
+                "\n",
+                r#"{"type":"STATE","state":{"data":{"c":3}}}"#,
+                "\n",
+            ),
+        );
+        let kinds: Vec<&str> = out.iter().map(|m| m["type"].as_str().unwrap()).collect();
+        assert_eq!(kinds, ["SCHEMA", "RECORD", "STATE", "RECORD"]);
+        let o = r.finish();
+        assert_eq!((o.damaged_lines, o.not_json_lines), (1, 2));
+        assert!(o.first_damage.unwrap().contains("EOF"));
+        let mut r = Reader::sync(&[plan("a", None)], StateStore::default());
+        let mut sink = Vec::new();
+        r.on_line(
+            b"{\"type\":\"RECORD\",\"record\":{\"stream\":\"a\",\"data\":{\"s\":\"\xff\"}}}",
+            &mut sink,
+        )
+        .unwrap();
+        r.on_line(b"plain \xff text", &mut sink).unwrap();
+        assert_eq!(
+            (r.outcome().damaged_lines, r.outcome().not_json_lines),
+            (1, 1)
         );
     }
 

@@ -375,6 +375,17 @@ fn read(
             "connectorConfig": {"config": new_config}}}),
         )?;
     }
+    if script.bool("garbage") {
+        // Not Airbyte messages, and not damaged ones either: logs of all sorts.
+        out.write_all(b"plain text on stdout\n").map_err(io_err)?;
+        out.write_all(b"latin-1 text \xe9t\xe9 \xff\n")
+            .map_err(io_err)?;
+        out.write_all(b"{\"level\":\"info\",\"message\":\"a JSON log line\"}\n")
+            .map_err(io_err)?;
+        out.write_all(b"{\n  \"pretty\": true\n}\n")
+            .map_err(io_err)?;
+        out.write_all(b"\x00\x01\x02 binary\n").map_err(io_err)?;
+    }
     if let Some(bytes) = script
         .config
         .get("big_record_bytes")
@@ -461,8 +472,15 @@ fn read(
                     return Ok(t.get("exit_code").and_then(Value::as_u64).unwrap_or(1) as u8);
                 }
             }
-            let data = match &lines {
-                Some(l) => json!({"line": l[(id - 1) as usize]}).to_string(),
+            if script.config.get("damage_after").and_then(Value::as_u64) == Some(emitted) {
+                // A RECORD with invalid UTF-8 inside: it cannot be read, so it is lost.
+                write!(out, "{{\"type\":\"RECORD\",\"record\":{{\"stream\":{name_json},\"data\":{{\"id\":{id},\"name\":\"").map_err(io_err)?;
+                out.write_all(b"\xff\xfe\"}}}\n").map_err(io_err)?;
+                emitted += 1;
+                last = id;
+                continue;
+            }
+            let data = match &lines {Some(l) => json!({"line": l[(id - 1) as usize]}).to_string(),
                 None => format!(
                     "{{\"id\":{id},\"updated_at\":\"2024-01-01T00:00:00Z\",\"name\":\"{padding}\",\"meta\":{{\"seq\":{id},\"tag\":\"t\"}}}}"
                 ),
@@ -489,6 +507,17 @@ fn read(
             &json!({"type": "TRACE", "trace": {"type": "STREAM_STATUS", "emitted_at": now_ms(),
             "stream_status": {"stream_descriptor": sd, "status": "COMPLETE"}}}),
         )?;
+    }
+    if script.bool("torn_end") {
+        // The connector dies in the middle of a line.
+        let first = &configured.first().ok_or("empty catalog")?["stream"]["name"];
+        write!(
+            out,
+            "{{\"type\":\"RECORD\",\"record\":{{\"stream\":{first},\"data\":{{\"id\":99"
+        )
+        .map_err(io_err)?;
+        out.flush().map_err(io_err)?;
+        return Ok(1);
     }
     Ok(script.exit_code())
 }
