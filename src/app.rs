@@ -10,9 +10,11 @@ use crate::settings::{self, Settings};
 use crate::translate::airbyte::Catalog;
 use crate::translate::catalog::{self, SingerCatalog};
 use crate::translate::reader::{Outcome, Reader};
+use crate::translate::redact::{secret_keys_of_spec, Redactor};
 use crate::translate::state::StateStore;
-use crate::{about, connector_config, output};
+use crate::{about, connector_config, output, spec_cache};
 use anyhow::{anyhow, Context};
+use std::collections::HashSet;
 use std::io::Write;
 use tokio::signal::unix::{signal, Signal, SignalKind};
 
@@ -77,7 +79,8 @@ async fn command(args: Args, running: Running) -> Result<(), AppError> {
         }
         None => StateStore::default(),
     };
-    let session = Session::start(settings, running).await?;
+    let mut session = Session::start(settings, running).await?;
+    session.learn_secrets().await;
     if args.discover {
         return session.discover().await;
     }
@@ -124,7 +127,9 @@ async fn about_with_config(
     let spec = async {
         let settings = settings::check(raw)?;
         let session = Session::start(settings, running).await?;
-        session.spec().await
+        let spec = session.spec().await?;
+        spec_cache::put(&session.image_id, &spec);
+        Ok::<_, AppError>(spec)
     }
     .await;
     match spec {
@@ -207,8 +212,11 @@ struct Session {
     engine: Engine,
     settings: Settings,
     image: String,
+    image_id: String,
     user: String,
     running: Running,
+    redactor: Redactor,
+    spec_secret_keys: HashSet<String>,
 }
 
 /// Files handed to the connector, by name inside [`FILES_DIR`].
@@ -232,15 +240,41 @@ impl Session {
         let engine = Engine::connect().await?;
         remove_stale(&engine).await;
         let image = settings.image_reference();
-        let user = engine.ensure_image(&image).await?;
-        tracing::debug!(image, user, "image ready");
+        let info = engine.ensure_image(&image).await?;
+        tracing::debug!(image, user = info.user, id = info.id, "image ready");
+        let redactor = Redactor::new(&settings.airbyte_config, &HashSet::new());
         Ok(Session {
             engine,
             settings,
             image,
-            user,
+            image_id: info.id,
+            user: info.user,
             running,
+            redactor,
+            spec_secret_keys: HashSet::new(),
         })
+    }
+
+    /// Learns which config values the connector's spec marks secret (spec cached per image id;
+    /// asked from the connector once), so that they are masked too.
+    async fn learn_secrets(&mut self) {
+        let spec = match spec_cache::get(&self.image_id) {
+            Some(spec) => spec,
+            None => match self.spec().await {
+                Ok(spec) => {
+                    spec_cache::put(&self.image_id, &spec);
+                    spec
+                }
+                Err(e) => {
+                    tracing::debug!(
+                        "no spec, so secrets are recognised by their key names only: {e}"
+                    );
+                    return;
+                }
+            },
+        };
+        self.spec_secret_keys = secret_keys_of_spec(&spec);
+        self.redactor = Redactor::new(&self.settings.airbyte_config, &self.spec_secret_keys);
     }
 
     fn config_file(&self) -> (String, Vec<u8>) {
@@ -267,6 +301,7 @@ impl Session {
         let id = self.engine.create(&spec, &self.user).await?;
         self.running.set(&self.engine, &id);
         tracing::info!(image = %self.image, command, container = &id[..12], "running the connector");
+        let reader = reader.with_redactor(self.redactor.clone(), self.spec_secret_keys.clone());
         let result = self.drive(&id, reader, out).await;
         self.engine.remove(&id).await;
         self.running.clear();
@@ -304,7 +339,13 @@ impl Session {
         let thread = pipeline::spawn(reader, rx, self.settings.max_line_bytes, out);
         let exit = self
             .engine
-            .run(id, &self.image, tx, self.settings.idle_timeout)
+            .run(
+                id,
+                &self.image,
+                tx,
+                self.settings.idle_timeout,
+                &self.redactor,
+            )
             .await;
         let finished = tokio::task::spawn_blocking(move || thread.join())
             .await

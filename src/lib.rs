@@ -9,6 +9,7 @@
 //! - [`connector_config`]: the connector config issued by the connector (CONTROL), kept between runs.
 //! - [`docker`]: the Docker runtime; the only module that uses bollard.
 //! - [`pipeline`]: connector stdout chunks → lines → translator, on its own thread, with back-pressure.
+//! - [`spec_cache`]: connector specs cached per image id (which config values are secret).
 //! - [`translate`]: the pure, synchronous Airbyte → Singer translation core.
 //! - [`output`]: stdout; the only module that writes to it.
 //! - [`about`]: the `--about` output.
@@ -24,4 +25,5 @@ pub mod logging;
 pub mod output;
 pub mod pipeline;
 pub mod settings;
+pub mod spec_cache;
 pub mod translate;

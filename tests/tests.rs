@@ -9,4 +9,5 @@ mod faker;
 mod footprint;
 mod lifecycle;
 mod meltano;
+mod secrets;
 mod sync;

@@ -9,6 +9,7 @@
 pub mod archive;
 
 use crate::settings::{MountKind, MountSpec};
+use crate::translate::redact::Redactor;
 use archive::Access;
 use bollard::container::LogOutput;
 use bollard::errors::Error as BollardError;
@@ -152,10 +153,9 @@ impl Engine {
     }
 
     /// Makes sure the image is present, pulling it (progress on stderr) when it is not.
-    /// Returns the image's configured user.
-    pub async fn ensure_image(&self, image: &str) -> Result<String, DockerError> {
+    pub async fn ensure_image(&self, image: &str) -> Result<ImageInfo, DockerError> {
         match self.docker.inspect_image(image).await {
-            Ok(info) => return Ok(info.config.and_then(|c| c.user).unwrap_or_default()),
+            Ok(info) => return Ok(ImageInfo::from(info)),
             Err(BollardError::DockerResponseServerError {
                 status_code: 404, ..
             }) => {}
@@ -196,7 +196,7 @@ impl Engine {
             }
         }
         match self.docker.inspect_image(image).await {
-            Ok(info) => Ok(info.config.and_then(|c| c.user).unwrap_or_default()),
+            Ok(info) => Ok(ImageInfo::from(info)),
             Err(e) => Err(DockerError::Pull {
                 image: image.to_string(),
                 message: format!("the pull ended but the image is not there: {e}"),
@@ -316,6 +316,7 @@ impl Engine {
         image: &str,
         stdout: mpsc::Sender<Vec<Bytes>>,
         idle_timeout: Option<Duration>,
+        redactor: &Redactor,
     ) -> Result<Exit, RunError> {
         let options = AttachContainerOptionsBuilder::new()
             .stream(true)
@@ -345,7 +346,10 @@ impl Engine {
             self.docker
                 .wait_container(id, None::<bollard::query_parameters::WaitContainerOptions>),
         );
-        let mut stderr = StderrLines::default();
+        let mut stderr = StderrLines {
+            redactor: redactor.clone(),
+            ..StderrLines::default()
+        };
         let mut exit: Option<i64> = None;
         let idle = tokio::time::sleep(Duration::from_secs(86_400 * 365));
         tokio::pin!(idle);
@@ -458,6 +462,24 @@ impl Engine {
     }
 }
 
+/// What the tap needs to know of an image.
+#[derive(Debug, Clone)]
+pub struct ImageInfo {
+    /// The content-addressed id (`sha256:…`).
+    pub id: String,
+    /// The user the image runs as (`""`, `uid[:gid]`, `name[:group]`).
+    pub user: String,
+}
+
+impl From<bollard::models::ImageInspect> for ImageInfo {
+    fn from(info: bollard::models::ImageInspect) -> Self {
+        ImageInfo {
+            id: info.id.unwrap_or_default(),
+            user: info.config.and_then(|c| c.user).unwrap_or_default(),
+        }
+    }
+}
+
 /// A container the tap created (see [`LABEL`]).
 #[derive(Debug)]
 pub struct Ours {
@@ -513,6 +535,7 @@ fn mount(m: &MountSpec) -> Mount {
 struct StderrLines {
     partial: Vec<u8>,
     tail: VecDeque<String>,
+    redactor: Redactor,
 }
 
 impl StderrLines {
@@ -532,9 +555,10 @@ impl StderrLines {
     }
 
     fn line(&mut self) {
-        let text = String::from_utf8_lossy(&self.partial)
-            .trim_end()
-            .to_string();
+        let text = self
+            .redactor
+            .redact(String::from_utf8_lossy(&self.partial).trim_end())
+            .into_owned();
         self.partial.clear();
         if text.is_empty() {
             return;

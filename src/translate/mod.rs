@@ -6,10 +6,12 @@
 //! - [`catalog`]: Airbyte CATALOG ⇄ Singer catalog, and the configured catalog for `read`.
 //! - [`state`]: state input shapes, merging, and the Singer STATE value.
 //! - [`schema`]: Airbyte JSON Schema dialect → Singer-friendly schemas.
+//! - [`redact`]: secrets kept off logs and errors.
 //! - [`reader`]: the per-line translator and what a run produced ([`reader::Outcome`]).
 pub mod airbyte;
 pub mod catalog;
 pub mod reader;
+pub mod redact;
 pub mod schema;
 pub mod singer;
 pub mod state;

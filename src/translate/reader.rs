@@ -11,9 +11,11 @@ use super::airbyte::{
     ConnectionStatus, Control, Envelope, Fields, StreamDescriptor, Trace, TraceError,
 };
 use super::catalog::StreamPlan;
+use super::redact::Redactor;
 use super::singer;
 use super::state::StateStore;
 use serde_json::value::RawValue;
+use std::borrow::Cow;
 use std::collections::HashSet;
 use std::io::{self, Write};
 
@@ -53,6 +55,8 @@ pub struct Reader {
     unknown_streams: HashSet<StreamDescriptor>,
     /// Reused buffer for records re-encoded without their deselected properties.
     scratch: Vec<u8>,
+    redactor: Redactor,
+    spec_secret_keys: HashSet<String>,
 }
 
 /// Longest piece of a non-JSON line that is logged.
@@ -87,8 +91,22 @@ impl Reader {
             state,
             outcome: Outcome::default(),
             unknown_streams: HashSet::new(),
+            redactor: Redactor::default(),
+            spec_secret_keys: HashSet::new(),
             scratch: Vec::new(),
         }
+    }
+
+    /// Masks these secrets in everything the connector says that is logged or reported; the secret
+    /// keys of the spec also apply to configs the connector issues (CONTROL).
+    pub fn with_redactor(
+        mut self,
+        redactor: Redactor,
+        spec_secret_keys: HashSet<String>,
+    ) -> Reader {
+        self.redactor = redactor;
+        self.spec_secret_keys = spec_secret_keys;
+        self
     }
 
     /// Writes a SCHEMA for every synced stream: before the first RECORD of any of them.
@@ -170,10 +188,11 @@ impl Reader {
             },
             "LOG" => {
                 if let Some(log) = envelope.log {
-                    let message = log.message.as_deref().unwrap_or("");
-                    connector_log(log.level.as_deref().unwrap_or("INFO"), message);
+                    let message = self.redactor.redact(log.message.as_deref().unwrap_or(""));
+                    connector_log(log.level.as_deref().unwrap_or("INFO"), &message);
                     if let Some(st) = log.stack_trace.as_deref() {
-                        tracing::debug!(target: "connector", stack_trace = st, "stack trace of the previous log line");
+                        let st = self.redactor.redact(st);
+                        tracing::debug!(target: "connector", stack_trace = %st, "stack trace of the previous log line");
                     }
                 }
             }
@@ -266,13 +285,25 @@ impl Reader {
         };
         match trace.kind.as_str() {
             "ERROR" => {
-                let error = trace.error.unwrap_or(TraceError {
+                let mut error = trace.error.unwrap_or(TraceError {
                     message: None,
                     internal_message: None,
                     stack_trace: None,
                     failure_type: None,
                     stream_descriptor: None,
                 });
+                for text in [
+                    &mut error.message,
+                    &mut error.internal_message,
+                    &mut error.stack_trace,
+                ]
+                .into_iter()
+                .flatten()
+                {
+                    if let Cow::Owned(masked) = self.redactor.redact(text) {
+                        *text = masked;
+                    }
+                }
                 tracing::error!(
                     target: "connector",
                     failure_type = error.failure_type.as_deref().unwrap_or("unknown"),
@@ -316,6 +347,12 @@ impl Reader {
                     target: "connector",
                     "the connector emitted a new config (CONTROL CONNECTOR_CONFIG, e.g. rotated credentials)"
                 );
+                if let Ok(new) = serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(
+                    c.config.get(),
+                ) {
+                    // The new config's secrets (a rotated token) are as secret as the old ones.
+                    self.redactor.add_config(&new, &self.spec_secret_keys);
+                }
                 self.outcome.control_configs.push(c.config.to_owned());
             }
             Ok(c) => {
@@ -330,7 +367,10 @@ impl Reader {
     /// A line that looks like an Airbyte message but cannot be read: data may be lost.
     fn damaged(&mut self, line: &[u8], why: &str) {
         self.outcome.damaged_lines += 1;
-        let shown = String::from_utf8_lossy(&line[..line.len().min(200)]).into_owned();
+        let shown = self
+            .redactor
+            .redact(&String::from_utf8_lossy(&line[..line.len().min(200)]))
+            .into_owned();
         tracing::error!(target: "connector", "an Airbyte message that cannot be read ({why}): {shown}");
         self.outcome
             .first_damage
@@ -341,6 +381,7 @@ impl Reader {
         self.outcome.not_json_lines += 1;
         let shown = &line[..line.len().min(MAX_LOGGED_LINE)];
         let text = String::from_utf8_lossy(shown);
+        let text = self.redactor.redact(&text);
         let cut = if line.len() > MAX_LOGGED_LINE {
             " […]"
         } else {
@@ -546,6 +587,24 @@ mod tests {
             (r.outcome().damaged_lines, r.outcome().not_json_lines),
             (1, 1)
         );
+    }
+
+    #[test]
+    fn secrets_are_masked_in_everything_reported() {
+        let config = json!({"api_key": "old-secret-1"});
+        let redactor = Redactor::new(config.as_object().unwrap(), &HashSet::new());
+        let mut r =
+            Reader::command().with_redactor(redactor, HashSet::from(["opaque".to_string()]));
+        let mut sink = Vec::new();
+        for line in [
+            r#"{"type":"CONTROL","control":{"type":"CONNECTOR_CONFIG","connectorConfig":{"config":{"opaque":"new-secret-2"}}}}"#,
+            r#"{"type":"TRACE","trace":{"type":"ERROR","error":{"message":"bad key old-secret-1","internal_message":"new-secret-2"}}}"#,
+        ] {
+            r.on_line(line.as_bytes(), &mut sink).unwrap();
+        }
+        let o = r.finish();
+        assert_eq!(o.errors[0].message.as_deref(), Some("bad key **********"));
+        assert_eq!(o.errors[0].internal_message.as_deref(), Some("**********"));
     }
 
     #[test]

@@ -120,6 +120,23 @@ fn run(args: &[String]) -> Result<u8, String> {
         )?;
         out.flush().map_err(io_err)?;
     }
+    if script.bool("leak") {
+        // A careless connector: its whole config, secrets included, everywhere it can write.
+        let all = Value::Object(config.clone()).to_string();
+        eprintln!("stderr: config is {all}");
+        writeln!(out, "plain stdout: config is {all}").map_err(io_err)?;
+        emit(
+            &mut out,
+            &json!({"type": "LOG", "log": {"level": "DEBUG", "message": format!("config is {all}"), "stack_trace": all}}),
+        )?;
+        emit(
+            &mut out,
+            &json!({"type": "TRACE", "trace": {"type": "ERROR", "emitted_at": 1.0, "error": {
+            "message": format!("failed with {all}"), "internal_message": all, "stack_trace": all, "failure_type": "system_error"}}}),
+        )?;
+        out.flush().map_err(io_err)?;
+        return Ok(1);
+    }
     for i in 0..script.u64("stderr_lines") {
         eprintln!("stderr line {i} from source-scripted");
     }
@@ -180,7 +197,7 @@ fn spec() -> Value {
                 "streams": {"type": "array", "description": "Streams to emit"},
                 "state_every": {"type": "integer", "description": "Emit a STATE every K records"},
                 "api_key": {"type": "string", "airbyte_secret": true, "description": "A secret, never logged"},
-                "exit_code": {"type": "integer", "description": "Exit code after a read"}
+                "opaque": {"type": "string", "airbyte_secret": true, "description": "A secret whose name does not say so"},"exit_code": {"type": "integer", "description": "Exit code after a read"}
             }
         }
     })
