@@ -9,5 +9,6 @@ mod faker;
 mod footprint;
 mod lifecycle;
 mod meltano;
+mod remote;
 mod secrets;
 mod sync;

@@ -1,0 +1,121 @@
+//! A remote engine: a second dockerd reached over TCP (tests/engines/remote-dockerd.sh), in its
+//! own mount namespace where the host's temp dirs do not exist. A full sync works with no host
+//! path shared, because the connector's files travel as an archive upload.
+use crate::util::*;
+use serde_json::{json, Value};
+use std::process::Command;
+use std::sync::OnceLock;
+
+const PORT: &str = "23751";
+
+fn remote_engine() -> String {
+    static ONCE: OnceLock<()> = OnceLock::new();
+    ONCE.get_or_init(|| {
+        scripted_image();
+        let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/engines/remote-dockerd.sh");
+        let out = Command::new(script)
+            .args(["start", PORT])
+            .output()
+            .expect("remote-dockerd.sh runs");
+        assert!(
+            out.status.success(),
+            "the remote engine did not start:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    });
+    format!("tcp://127.0.0.1:{PORT}")
+}
+
+fn remote_containers_of(host: &str, pid: u32) -> Vec<String> {
+    let out = Command::new("docker")
+        .args([
+            "ps",
+            "-aq",
+            "--filter",
+            &format!("label=io.tap-airbyte.owner={pid}"),
+        ])
+        .env("DOCKER_HOST", host)
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn a_full_sync_on_a_remote_engine_shares_no_host_path() {
+    let host = remote_engine();
+    let w = Workdir::new();
+
+    // What a bind-mount based wrapper does fails there: the host's temp dir is not the engine's.
+    std::fs::write(w.path().join("config.json"), "{}").unwrap();
+    let bind = Command::new("docker")
+        .args([
+            "run",
+            "--rm",
+            "-v",
+            &format!("{}:/cfg", w.path().display()),
+            "airbyte/source-scripted:dev",
+            "check",
+            "--config",
+            "/cfg/config.json",
+        ])
+        .env("DOCKER_HOST", &host)
+        .output()
+        .unwrap();
+    assert!(
+        !bind.status.success(),
+        "the remote engine must not see host paths"
+    );
+
+    let settings = scripted(
+        json!({"streams": [{"name": "users", "records": 12}, {"name": "items", "namespace": "shop", "records": 5}], "state_every": 4}),
+    );
+    let config = w.json("settings.json", &settings);
+    let env = [("DOCKER_HOST", host.as_str())];
+    let test = tap(&["--config", &config, "--test"], &env);
+    test.assert_code(0);
+    let discover = tap(&["--config", &config, "--discover"], &env);
+    discover.assert_code(0);
+    let catalog = w.file("catalog.json", &discover.stdout);
+    let first = tap(&["--config", &config, "--catalog", &catalog], &env);
+    first.assert_code(0);
+    assert_eq!(
+        (first.records("users").len(), first.records("items").len()),
+        (12, 5)
+    );
+    assert!(
+        remote_containers_of(&host, first.pid).is_empty(),
+        "no container left on the remote engine"
+    );
+
+    let mut more = settings.clone();
+    more["airbyte_config"]["streams"][0]["records"] = json!(15);
+    let config = w.json("settings2.json", &more);
+    let state = w.json("state.json", &first.last_state());
+    let second = tap(
+        &[
+            "--config",
+            &config,
+            "--catalog",
+            &catalog,
+            "--state",
+            &state,
+        ],
+        &env,
+    );
+    second.assert_code(0);
+    let ids: Vec<Value> = second
+        .records("users")
+        .iter()
+        .map(|r| r["id"].clone())
+        .collect();
+    assert_eq!(
+        ids,
+        [json!(13), json!(14), json!(15)],
+        "state travels to the remote engine too"
+    );
+    assert!(remote_containers_of(&host, second.pid).is_empty());
+}
