@@ -167,6 +167,13 @@ async fn remove_stale(engine: &Engine) {
     }
 }
 
+fn add_registry_secrets(redactor: &mut Redactor, settings: &Settings) {
+    if let Some(auth) = &settings.registry_auth {
+        let secrets = serde_json::json!({"password": auth.password, "token": auth.identity_token});
+        redactor.add_config(secrets.as_object().expect("an object"), &HashSet::new());
+    }
+}
+
 /// Is process `pid` a running tap-airbyte?
 fn tap_alive(pid: u32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/comm"))
@@ -240,9 +247,12 @@ impl Session {
         let engine = Engine::connect().await?;
         remove_stale(&engine).await;
         let image = settings.image_reference();
-        let info = engine.ensure_image(&image).await?;
+        let info = engine
+            .ensure_image(&image, settings.registry_auth.as_ref())
+            .await?;
         tracing::debug!(image, user = info.user, id = info.id, "image ready");
-        let redactor = Redactor::new(&settings.airbyte_config, &HashSet::new());
+        let mut redactor = Redactor::new(&settings.airbyte_config, &HashSet::new());
+        add_registry_secrets(&mut redactor, &settings);
         Ok(Session {
             engine,
             settings,
@@ -275,6 +285,7 @@ impl Session {
         };
         self.spec_secret_keys = secret_keys_of_spec(&spec);
         self.redactor = Redactor::new(&self.settings.airbyte_config, &self.spec_secret_keys);
+        add_registry_secrets(&mut self.redactor, &self.settings);
     }
 
     fn config_file(&self) -> (String, Vec<u8>) {

@@ -4,7 +4,8 @@
 //! Keys are tap-airbyte-wrapper's, so Meltano projects switch without edits:
 //! `airbyte_spec.image` (required), `airbyte_spec.tag` (default `latest`, a `sha256:` digest works),
 //! `airbyte_config` (the connector's config), `docker_mounts` (`[{source, target, type}]`, type
-//! `bind` | `volume` | `tmpfs`). The tap's own: `max_line_bytes`, `connector_config_path`, `idle_timeout_seconds`. Unknown keys are tolerated (the
+//! `bind` | `volume` | `tmpfs`). The tap's own: `max_line_bytes`, `connector_config_path`, `idle_timeout_seconds`,
+//! `registry_auth`. Unknown keys are tolerated (the
 //! wrapper's `skip_native_check`, `force_native`, stream maps … are accepted and ignored).
 use serde_json::{Map, Value};
 use std::path::Path;
@@ -69,6 +70,24 @@ pub struct Settings {
     pub connector_config_path: Option<String>,
     /// End the run when the connector writes nothing for this long.
     pub idle_timeout: Option<std::time::Duration>,
+    /// Credentials for pulling the image; without them, `~/.docker/config.json` is asked.
+    pub registry_auth: Option<RegistryAuth>,
+}
+
+/// Registry credentials from the settings (`registry_auth`).
+#[derive(Clone, PartialEq, Eq)]
+pub struct RegistryAuth {
+    pub username: Option<String>,
+    pub password: Option<String>,
+    pub identity_token: Option<String>,
+}
+
+impl std::fmt::Debug for RegistryAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RegistryAuth")
+            .field("username", &self.username)
+            .finish_non_exhaustive()
+    }
 }
 
 pub const DEFAULT_MAX_LINE_BYTES: usize = 64 * 1024 * 1024;
@@ -270,6 +289,32 @@ pub fn check(raw: &Map<String, Value>) -> Result<Settings, SettingsError> {
         Some(Value::String(_)) => None,
         Some(v) => return Err(wrong("connector_config_path", "a string", v)),
     };
+    let registry_auth = match raw.get("registry_auth") {
+        None | Some(Value::Null) => None,
+        Some(Value::Object(o)) => {
+            let field = |k: &str| -> Result<Option<String>, SettingsError> {
+                match o.get(k) {
+                    None | Some(Value::Null) => Ok(None),
+                    Some(Value::String(s)) => Ok(Some(s.clone())),
+                    Some(v) => Err(wrong(&format!("registry_auth.{k}"), "a string", v)),
+                }
+            };
+            let auth = RegistryAuth {
+                username: field("username")?,
+                password: field("password")?,
+                identity_token: field("identitytoken")?,
+            };
+            if auth.identity_token.is_none() && (auth.username.is_none() || auth.password.is_none())
+            {
+                return Err(SettingsError::Invalid {
+                    key: "registry_auth".into(),
+                    message: "needs `username` and `password`, or `identitytoken`".into(),
+                });
+            }
+            Some(auth)
+        }
+        Some(v) => return Err(wrong("registry_auth", "an object", v)),
+    };
     let idle_timeout = match raw.get("idle_timeout_seconds") {
         None | Some(Value::Null) => None,
         Some(Value::Number(n)) => match n.as_f64() {
@@ -306,6 +351,7 @@ pub fn check(raw: &Map<String, Value>) -> Result<Settings, SettingsError> {
         max_line_bytes,
         connector_config_path,
         idle_timeout,
+        registry_auth,
     })
 }
 

@@ -9,6 +9,7 @@ mod faker;
 mod footprint;
 mod lifecycle;
 mod meltano;
+mod registry;
 mod remote;
 mod secrets;
 mod sync;

@@ -8,9 +8,10 @@
 //! Not here: what the output means (that is `translate`), and the choice of files and arguments.
 pub mod archive;
 
-use crate::settings::{MountKind, MountSpec};
+use crate::settings::{MountKind, MountSpec, RegistryAuth};
 use crate::translate::redact::Redactor;
 use archive::Access;
+use bollard::auth::DockerCredentials;
 use bollard::container::LogOutput;
 use bollard::errors::Error as BollardError;
 use bollard::models::{ContainerCreateBody, HostConfig, HostConfigLogConfig, Mount, MountType};
@@ -126,10 +127,12 @@ impl Engine {
             .ok()
             .filter(|h| !h.is_empty())
             .unwrap_or_else(|| "unix:///var/run/docker.sock".to_string());
-        let docker = Docker::connect_with_defaults().map_err(|e| DockerError::Connect {
-            address: address.clone(),
-            source: e,
-        })?;
+        let docker = Docker::connect_with_defaults()
+            .map_err(|e| DockerError::Connect {
+                address: address.clone(),
+                source: e,
+            })?
+            .with_request_modifier(registry_auth_base64url);
         const SECONDS: u64 = 20;
         let docker =
             match tokio::time::timeout(Duration::from_secs(SECONDS), docker.negotiate_version())
@@ -152,8 +155,13 @@ impl Engine {
         &self.address
     }
 
-    /// Makes sure the image is present, pulling it (progress on stderr) when it is not.
-    pub async fn ensure_image(&self, image: &str) -> Result<ImageInfo, DockerError> {
+    /// Makes sure the image is present, pulling it (progress on stderr) when it is not, with these
+    /// credentials or else those `~/.docker/config.json` has for the image's registry.
+    pub async fn ensure_image(
+        &self,
+        image: &str,
+        auth: Option<&RegistryAuth>,
+    ) -> Result<ImageInfo, DockerError> {
         match self.docker.inspect_image(image).await {
             Ok(info) => return Ok(ImageInfo::from(info)),
             Err(BollardError::DockerResponseServerError {
@@ -166,9 +174,26 @@ impl Engine {
                 })
             }
         }
-        tracing::info!(image, "image not present; pulling it");
+
+        let registry = registry_of(image);
+        let credentials = match auth {
+            Some(a) => Some(DockerCredentials {
+                username: a.username.clone(),
+                password: a.password.clone(),
+                identitytoken: a.identity_token.clone(),
+                serveraddress: Some(registry.clone()),
+                ..Default::default()
+            }),
+            None => credentials_from_docker_config(&registry).await,
+        };
+        tracing::info!(
+            image,
+            registry,
+            with_credentials = credentials.is_some(),
+            "image not present; pulling it"
+        );
         let options = CreateImageOptionsBuilder::new().from_image(image).build();
-        let mut progress = self.docker.create_image(Some(options), None, None);
+        let mut progress = self.docker.create_image(Some(options), None, credentials);
         let mut last_status = String::new();
         while let Some(item) = progress.next().await {
             let info = item.map_err(|e| DockerError::Pull {
@@ -176,9 +201,23 @@ impl Engine {
                 message: e.to_string(),
             })?;
             if let Some(detail) = info.error_detail.and_then(|d| d.message) {
+                let lower = detail.to_ascii_lowercase();
+                let hint = if [
+                    "unauthorized",
+                    "denied",
+                    "authentication required",
+                    "no basic auth",
+                ]
+                .iter()
+                .any(|w| lower.contains(w))
+                {
+                    " (check the credentials: `registry_auth` in the settings, or `docker login` into ~/.docker/config.json)"
+                } else {
+                    ""
+                };
                 return Err(DockerError::Pull {
                     image: image.to_string(),
-                    message: detail,
+                    message: format!("{detail}{hint}"),
                 });
             }
             if let Some(status) = info.status {
@@ -462,6 +501,65 @@ impl Engine {
     }
 }
 
+/// The registry an image reference names, as `~/.docker/config.json` keys it: the first path
+/// part when it is a host (has a `.` or `:`, or is `localhost`), else Docker Hub.
+pub fn registry_of(image: &str) -> String {
+    match image.split_once('/') {
+        Some((first, _)) if first.contains('.') || first.contains(':') || first == "localhost" => {
+            first.to_string()
+        }
+        _ => "https://index.docker.io/v1/".to_string(),
+    }
+}
+
+/// Credentials for `registry` from `~/.docker/config.json` (`auths`, `credsStore`, `credHelpers`;
+/// `DOCKER_CONFIG` moves the folder). Helpers are programs, so this runs off the async threads.
+async fn credentials_from_docker_config(registry: &str) -> Option<DockerCredentials> {
+    let server = registry.to_string();
+    let found = tokio::task::spawn_blocking(move || docker_credential::get_credential(&server))
+        .await
+        .ok()?;
+    match found {
+        Ok(docker_credential::DockerCredential::UsernamePassword(user, password)) => {
+            Some(DockerCredentials {
+                username: Some(user),
+                password: Some(password),
+                serveraddress: Some(registry.to_string()),
+                ..Default::default()
+            })
+        }
+        Ok(docker_credential::DockerCredential::IdentityToken(token)) => Some(DockerCredentials {
+            identitytoken: Some(token),
+            serveraddress: Some(registry.to_string()),
+            ..Default::default()
+        }),
+        Err(e) => {
+            tracing::debug!(registry, error = ?e, "no credentials for the registry in the Docker config");
+            None
+        }
+    }
+}
+
+/// The engine decodes `X-Registry-Auth` as base64url; bollard encodes it with the standard
+/// alphabet, and an engine that cannot decode it pulls anonymously. Rewrite `+` and `/`.
+fn registry_auth_base64url(mut req: bollard::BollardRequest) -> bollard::BollardRequest {
+    if let Some(value) = req
+        .headers()
+        .get("X-Registry-Auth")
+        .and_then(|v| v.to_str().ok())
+    {
+        let fixed = to_base64url(value);
+        if let Ok(v) = fixed.parse() {
+            req.headers_mut().insert("X-Registry-Auth", v);
+        }
+    }
+    req
+}
+
+fn to_base64url(standard: &str) -> String {
+    standard.replace('+', "-").replace('/', "_")
+}
+
 /// What the tap needs to know of an image.
 #[derive(Debug, Clone)]
 pub struct ImageInfo {
@@ -580,6 +678,19 @@ impl StderrLines {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn registries_and_the_auth_header_alphabet() {
+        assert_eq!(
+            registry_of("airbyte/source-faker:1"),
+            "https://index.docker.io/v1/"
+        );
+        assert_eq!(registry_of("source-faker"), "https://index.docker.io/v1/");
+        assert_eq!(registry_of("127.0.0.1:5000/a/b:dev"), "127.0.0.1:5000");
+        assert_eq!(registry_of("ghcr.io/org/x@sha256:00"), "ghcr.io");
+        assert_eq!(registry_of("localhost/x"), "localhost");
+        assert_eq!(to_base64url("ab+/cd=="), "ab-_cd==");
+    }
 
     #[test]
     fn stderr_lines_are_reassembled_cut_and_tailed() {
