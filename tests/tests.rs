@@ -7,6 +7,7 @@ mod commands;
 mod failures;
 mod faker;
 mod footprint;
+mod fuzz;
 mod lifecycle;
 mod meltano;
 mod registry;

@@ -416,8 +416,9 @@ fn without(excluded: &[String], data: &RawValue, buf: &mut Vec<u8>) {
     buf.push(b'}');
 }
 
-/// Does a line that starts with `{` look like an Airbyte message (`{"type"` first)?
-/// Other JSON (a connector's JSON log lines, pretty-printed fragments) is only logged.
+/// Does a line that starts with `{` look like an Airbyte message: `{"type"` first (as the Python
+/// and Java CDKs write them), or a RECORD or STATE type anywhere? Other JSON (a connector's JSON
+/// log lines, pretty-printed fragments) is only logged.
 fn looks_like_envelope(line: &[u8]) -> bool {
     let rest = &line[1..];
     let start = rest
@@ -425,6 +426,14 @@ fn looks_like_envelope(line: &[u8]) -> bool {
         .position(|b| !b.is_ascii_whitespace())
         .unwrap_or(rest.len());
     rest[start..].starts_with(b"\"type\"")
+        || [
+            &b"\"type\":\"RECORD\""[..],
+            b"\"type\": \"RECORD\"",
+            b"\"type\":\"STATE\"",
+            b"\"type\": \"STATE\"",
+        ]
+        .iter()
+        .any(|needle| memchr::memmem::find(line, needle).is_some())
 }
 
 fn connector_log(level: &str, message: &str) {
