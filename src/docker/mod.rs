@@ -452,6 +452,7 @@ impl Engine {
             None => exit_code(id, wait.next().await)?,
         };
         stderr.finish();
+        tracing::debug!(container = id, code, "exited");
         Ok(Exit {
             code,
             stderr_tail: stderr.tail.into_iter().collect(),
