@@ -15,6 +15,24 @@ fn spawn_tap(config: &str) -> std::process::Child {
         .expect("the tap starts")
 }
 
+/// A tap on a slow connector (100 records, 100 ms apart), read up to its first RECORD.
+fn slow_sync_under_way(
+    w: &Workdir,
+) -> (
+    std::process::Child,
+    u32,
+    BufReader<std::process::ChildStdout>,
+) {
+    let config = w.json(
+        "config.json",
+        &scripted(json!({"streams": [{"name": "s", "records": 100}], "sleep_ms": 100})),
+    );
+    let mut child = spawn_tap(&config);
+    let pid = child.id();
+    let out = first_record(&mut child);
+    (child, pid, out)
+}
+
 /// Reads stdout until the first RECORD.
 fn first_record(child: &mut std::process::Child) -> BufReader<std::process::ChildStdout> {
     let mut out = BufReader::new(child.stdout.take().unwrap());
@@ -59,13 +77,7 @@ fn a_reader_that_goes_away_stops_the_sync_with_exit_4() {
 fn sigterm_and_sigint_remove_the_container_and_the_tap_dies_by_the_same_signal() {
     for (sig, name) in [(libc::SIGTERM, "TERM"), (libc::SIGINT, "INT")] {
         let w = Workdir::new();
-        let config = w.json(
-            "config.json",
-            &scripted(json!({"streams": [{"name": "s", "records": 100}], "sleep_ms": 100})),
-        );
-        let mut child = spawn_tap(&config);
-        let pid = child.id();
-        let _out = first_record(&mut child);
+        let (mut child, pid, _out) = slow_sync_under_way(&w);
         assert_eq!(containers_of(pid).len(), 1, "the connector runs");
         // What Meltano's `config test` does at the first RECORD.
         Command::new("kill")
@@ -107,13 +119,7 @@ fn a_hanging_connector_ends_by_the_idle_timeout() {
 #[test]
 fn containers_left_by_a_killed_tap_are_removed_by_the_next_run() {
     let w = Workdir::new();
-    let config = w.json(
-        "config.json",
-        &scripted(json!({"streams": [{"name": "s", "records": 100}], "sleep_ms": 100})),
-    );
-    let mut child = spawn_tap(&config);
-    let pid = child.id();
-    let _out = first_record(&mut child);
+    let (mut child, pid, _out) = slow_sync_under_way(&w);
     child.kill().unwrap(); // SIGKILL: no chance to clean up
     child.wait().unwrap();
     assert_eq!(containers_of(pid).len(), 1, "SIGKILL leaves the container");

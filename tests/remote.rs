@@ -27,23 +27,6 @@ fn remote_engine() -> String {
     format!("tcp://127.0.0.1:{PORT}")
 }
 
-fn remote_containers_of(host: &str, pid: u32) -> Vec<String> {
-    let out = Command::new("docker")
-        .args([
-            "ps",
-            "-aq",
-            "--filter",
-            &format!("label=io.tap-airbyte.owner={pid}"),
-        ])
-        .env("DOCKER_HOST", host)
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(str::to_string)
-        .collect()
-}
-
 #[test]
 fn a_full_sync_on_a_remote_engine_shares_no_host_path() {
     let host = remote_engine();
@@ -87,7 +70,7 @@ fn a_full_sync_on_a_remote_engine_shares_no_host_path() {
         (12, 5)
     );
     assert!(
-        remote_containers_of(&host, first.pid).is_empty(),
+        containers_on(Some(&host), first.pid).is_empty(),
         "no container left on the remote engine"
     );
 
@@ -117,5 +100,5 @@ fn a_full_sync_on_a_remote_engine_shares_no_host_path() {
         [json!(13), json!(14), json!(15)],
         "state travels to the remote engine too"
     );
-    assert!(remote_containers_of(&host, second.pid).is_empty());
+    assert!(containers_on(Some(&host), second.pid).is_empty());
 }

@@ -157,15 +157,23 @@ pub fn tap_with(w: &Workdir, settings: &Value, more: &[&str]) -> Run {
 
 /// Containers (any state) labelled as created by the tap process `pid`.
 pub fn containers_of(pid: u32) -> Vec<String> {
-    let out = Command::new("docker")
-        .args([
-            "ps",
-            "-aq",
-            "--filter",
-            &format!("label=io.tap-airbyte.owner={pid}"),
-        ])
-        .output()
-        .expect("docker ps runs");
+    containers_on(None, pid)
+}
+
+/// Containers labelled as created by the tap process `pid`, on the engine at `docker_host`
+/// (the default engine when None).
+pub fn containers_on(docker_host: Option<&str>, pid: u32) -> Vec<String> {
+    let mut cmd = Command::new("docker");
+    cmd.args([
+        "ps",
+        "-aq",
+        "--filter",
+        &format!("label=io.tap-airbyte.owner={pid}"),
+    ]);
+    if let Some(host) = docker_host {
+        cmd.env("DOCKER_HOST", host);
+    }
+    let out = cmd.output().expect("docker ps runs");
     String::from_utf8_lossy(&out.stdout)
         .lines()
         .map(str::to_string)
