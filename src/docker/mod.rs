@@ -7,6 +7,8 @@
 //!
 //! Not here: what the output means (that is `translate`), and the choice of files and arguments.
 pub mod archive;
+mod registry;
+mod stderr;
 
 use crate::settings::{MountKind, MountSpec, RegistryAuth};
 use crate::translate::redact::Redactor;
@@ -23,8 +25,11 @@ use bollard::query_parameters::{
 use bollard::Docker;
 use bytes::Bytes;
 use futures_util::{FutureExt, StreamExt, TryStreamExt};
-use std::collections::{HashMap, VecDeque};
+pub use registry::registry_of;
+use registry::{credentials_from_docker_config, registry_auth_base64url};
+use std::collections::HashMap;
 use std::time::Duration;
+use stderr::StderrLines;
 use tokio::sync::mpsc;
 
 /// Label that marks every container the tap creates; its value is the tap's process id.
@@ -35,10 +40,6 @@ pub const LABEL_HOST: &str = "io.tap-airbyte.host";
 pub const LABEL_COMMAND: &str = "io.tap-airbyte.command";
 /// Where the connector's files are put inside the container.
 pub const FILES_DIR: &str = "/config";
-/// How many of the connector's last stderr lines are kept for error reports.
-const STDERR_TAIL: usize = 20;
-/// Longest stderr line logged; the rest is cut.
-const MAX_STDERR_LINE: usize = 16 * 1024;
 /// Most stdout bytes handed to the consumer at once.
 const BATCH_BYTES: usize = 256 * 1024;
 /// After the container exits, how long the attach stream may stay silent before it is given up.
@@ -385,10 +386,7 @@ impl Engine {
             self.docker
                 .wait_container(id, None::<bollard::query_parameters::WaitContainerOptions>),
         );
-        let mut stderr = StderrLines {
-            redactor: redactor.clone(),
-            ..StderrLines::default()
-        };
+        let mut stderr = StderrLines::new(redactor.clone());
         let mut exit: Option<i64> = None;
         let idle = tokio::time::sleep(Duration::from_secs(86_400 * 365));
         tokio::pin!(idle);
@@ -502,65 +500,6 @@ impl Engine {
     }
 }
 
-/// The registry an image reference names, as `~/.docker/config.json` keys it: the first path
-/// part when it is a host (has a `.` or `:`, or is `localhost`), else Docker Hub.
-pub fn registry_of(image: &str) -> String {
-    match image.split_once('/') {
-        Some((first, _)) if first.contains('.') || first.contains(':') || first == "localhost" => {
-            first.to_string()
-        }
-        _ => "https://index.docker.io/v1/".to_string(),
-    }
-}
-
-/// Credentials for `registry` from `~/.docker/config.json` (`auths`, `credsStore`, `credHelpers`;
-/// `DOCKER_CONFIG` moves the folder). Helpers are programs, so this runs off the async threads.
-async fn credentials_from_docker_config(registry: &str) -> Option<DockerCredentials> {
-    let server = registry.to_string();
-    let found = tokio::task::spawn_blocking(move || docker_credential::get_credential(&server))
-        .await
-        .ok()?;
-    match found {
-        Ok(docker_credential::DockerCredential::UsernamePassword(user, password)) => {
-            Some(DockerCredentials {
-                username: Some(user),
-                password: Some(password),
-                serveraddress: Some(registry.to_string()),
-                ..Default::default()
-            })
-        }
-        Ok(docker_credential::DockerCredential::IdentityToken(token)) => Some(DockerCredentials {
-            identitytoken: Some(token),
-            serveraddress: Some(registry.to_string()),
-            ..Default::default()
-        }),
-        Err(e) => {
-            tracing::debug!(registry, error = ?e, "no credentials for the registry in the Docker config");
-            None
-        }
-    }
-}
-
-/// The engine decodes `X-Registry-Auth` as base64url; bollard encodes it with the standard
-/// alphabet, and an engine that cannot decode it pulls anonymously. Rewrite `+` and `/`.
-fn registry_auth_base64url(mut req: bollard::BollardRequest) -> bollard::BollardRequest {
-    if let Some(value) = req
-        .headers()
-        .get("X-Registry-Auth")
-        .and_then(|v| v.to_str().ok())
-    {
-        let fixed = to_base64url(value);
-        if let Ok(v) = fixed.parse() {
-            req.headers_mut().insert("X-Registry-Auth", v);
-        }
-    }
-    req
-}
-
-fn to_base64url(standard: &str) -> String {
-    standard.replace('+', "-").replace('/', "_")
-}
-
 /// What the tap needs to know of an image.
 #[derive(Debug, Clone)]
 pub struct ImageInfo {
@@ -626,91 +565,5 @@ fn mount(m: &MountSpec) -> Mount {
         }),
         read_only: Some(m.read_only),
         ..Default::default()
-    }
-}
-
-/// The connector's stderr, cut into lines and logged as they complete; the last lines are kept.
-#[derive(Default)]
-struct StderrLines {
-    partial: Vec<u8>,
-    tail: VecDeque<String>,
-    redactor: Redactor,
-}
-
-impl StderrLines {
-    fn push(&mut self, chunk: &[u8]) {
-        let mut rest = chunk;
-        while let Some(nl) = memchr::memchr(b'\n', rest) {
-            if self.partial.len() < MAX_STDERR_LINE {
-                let room = MAX_STDERR_LINE - self.partial.len();
-                self.partial.extend_from_slice(&rest[..nl.min(room)]);
-            }
-            self.line();
-            rest = &rest[nl + 1..];
-        }
-        let room = MAX_STDERR_LINE.saturating_sub(self.partial.len());
-        self.partial
-            .extend_from_slice(&rest[..rest.len().min(room)]);
-    }
-
-    fn line(&mut self) {
-        let text = self
-            .redactor
-            .redact(String::from_utf8_lossy(&self.partial).trim_end())
-            .into_owned();
-        self.partial.clear();
-        if text.is_empty() {
-            return;
-        }
-        tracing::info!(target: "connector::stderr", "{text}");
-        if self.tail.len() == STDERR_TAIL {
-            self.tail.pop_front();
-        }
-        self.tail.push_back(text);
-    }
-
-    fn finish(&mut self) {
-        if !self.partial.is_empty() {
-            self.line();
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn registries_and_the_auth_header_alphabet() {
-        assert_eq!(
-            registry_of("airbyte/source-faker:1"),
-            "https://index.docker.io/v1/"
-        );
-        assert_eq!(registry_of("source-faker"), "https://index.docker.io/v1/");
-        assert_eq!(registry_of("127.0.0.1:5000/a/b:dev"), "127.0.0.1:5000");
-        assert_eq!(registry_of("ghcr.io/org/x@sha256:00"), "ghcr.io");
-        assert_eq!(registry_of("localhost/x"), "localhost");
-        assert_eq!(to_base64url("ab+/cd=="), "ab-_cd==");
-    }
-
-    #[test]
-    fn stderr_lines_are_reassembled_cut_and_tailed() {
-        let mut s = StderrLines::default();
-        s.push(b"one\ntw");
-        s.push(b"o\n");
-        let long = vec![b'x'; MAX_STDERR_LINE * 2];
-        s.push(&long);
-        s.push(b"\nlast");
-        s.finish();
-        let tail: Vec<&String> = s.tail.iter().collect();
-        assert_eq!(tail[0], "one");
-        assert_eq!(tail[1], "two");
-        assert_eq!(tail[2].len(), MAX_STDERR_LINE);
-        assert_eq!(tail[3], "last");
-        for i in 0..50 {
-            s.push(format!("l{i}\n").as_bytes());
-        }
-        assert_eq!(s.tail.len(), STDERR_TAIL);
-        assert_eq!(s.tail.back().unwrap(), "l49");
     }
 }

@@ -1,171 +1,20 @@
-//! The commands: `--about`, `--discover`, `--test` and the sync. Each one reads its inputs first
-//! (settings, catalog, state: errors before any container exists), then runs the connector through
-//! [`Session::run_connector`], the one place where a container is created, driven and removed, on
-//! every path: success, error, broken pipe, or signal.
-use crate::cli::Args;
+//! A connected engine and image, and the connector runs: create, drive, remove, and what a run's
+//! outcome means for the exit code.
+use super::lifecycle::{remove_stale, Running};
+use super::output_error;
 use crate::docker::{Engine, RunError, RunSpec, FILES_DIR};
 use crate::error::{AppError, Kind};
 use crate::pipeline::{self, Finished, PipelineError};
-use crate::settings::{self, Settings};
+use crate::settings::Settings;
 use crate::translate::airbyte::Catalog;
 use crate::translate::catalog::{self, SingerCatalog};
 use crate::translate::reader::{Outcome, Reader};
 use crate::translate::redact::{secret_keys_of_spec, Redactor};
 use crate::translate::state::StateStore;
-use crate::{about, connector_config, output, spec_cache};
-use anyhow::{anyhow, Context};
+use crate::{connector_config, output, spec_cache};
+use anyhow::anyhow;
 use std::collections::HashSet;
 use std::io::Write;
-use tokio::signal::unix::{signal, Signal, SignalKind};
-
-/// Runs the command the arguments ask for. SIGTERM and SIGINT at any point remove the connector's
-/// container if one exists, then end the tap by the same signal.
-pub async fn run(args: Args) -> Result<(), AppError> {
-    let mut signals = Signals::install().map_err(|e| AppError::new(Kind::Connector, e))?;
-    let running = Running::default();
-    tokio::select! {
-        result = command(args, running.clone()) => result,
-        sig = signals.recv() => {
-            let removed = running.remove().await;
-            tracing::warn!(signal = sig, removed_container = removed, "interrupted");
-            die_by(sig)
-        }
-    }
-}
-
-/// The container being run, if any: what a signal must remove.
-#[derive(Clone, Default)]
-struct Running(std::sync::Arc<std::sync::Mutex<Option<(Engine, String)>>>);
-
-impl Running {
-    fn set(&self, engine: &Engine, id: &str) {
-        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Some((engine.clone(), id.to_string()));
-    }
-    fn clear(&self) {
-        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = None;
-    }
-    /// Removes the running container; returns whether there was one.
-    async fn remove(&self) -> bool {
-        let current = self.0.lock().unwrap_or_else(|e| e.into_inner()).take();
-        match current {
-            Some((engine, id)) => {
-                engine.remove(&id).await;
-                true
-            }
-            None => false,
-        }
-    }
-}
-
-async fn command(args: Args, running: Running) -> Result<(), AppError> {
-    if args.about && args.config.is_empty() {
-        return about::print(args.format, None).map_err(output_error);
-    }
-    let env: Vec<(String, String)> = std::env::vars().collect();
-    let raw = settings::load_raw(&args.config, &env)?;
-    if args.about {
-        return about_with_config(&args, &raw, running).await;
-    }
-    let settings = settings::check(&raw)?;
-    let catalog = args.catalog_path().map(read_catalog).transpose()?;
-    let state = match &args.state {
-        Some(path) => {
-            let bytes = std::fs::read(path)
-                .with_context(|| format!("cannot read the state file {path}"))
-                .map_err(config)?;
-            StateStore::from_input(&bytes)
-                .with_context(|| format!("state file {path}"))
-                .map_err(config)?
-        }
-        None => StateStore::default(),
-    };
-    let mut session = Session::start(settings, running).await?;
-    session.learn_secrets().await;
-    if args.discover {
-        return session.discover().await;
-    }
-    if args.test {
-        return session.test().await;
-    }
-    session.sync(catalog.as_ref(), state).await
-}
-
-fn config(e: anyhow::Error) -> AppError {
-    AppError::new(Kind::Config, e)
-}
-
-fn output_error(e: std::io::Error) -> AppError {
-    if e.kind() == std::io::ErrorKind::BrokenPipe {
-        AppError::new(
-            Kind::OutputClosed,
-            anyhow!("stdout was closed by its reader"),
-        )
-    } else {
-        AppError::new(
-            Kind::Connector,
-            anyhow!(e).context("cannot write to stdout"),
-        )
-    }
-}
-
-fn read_catalog(path: &str) -> Result<SingerCatalog, AppError> {
-    let bytes = std::fs::read(path)
-        .with_context(|| format!("cannot read the catalog file {path}"))
-        .map_err(config)?;
-    serde_json::from_slice(&bytes)
-        .with_context(|| {
-            format!("the catalog file {path} is not a Singer catalog (`{{\"streams\": [...]}}`)")
-        })
-        .map_err(config)
-}
-
-async fn about_with_config(
-    args: &Args,
-    raw: &serde_json::Map<String, serde_json::Value>,
-    running: Running,
-) -> Result<(), AppError> {
-    let spec = async {
-        let settings = settings::check(raw)?;
-        let session = Session::start(settings, running).await?;
-        let spec = session.spec().await?;
-        spec_cache::put(&session.image_id, &spec);
-        Ok::<_, AppError>(spec)
-    }
-    .await;
-    match spec {
-        Ok(spec) => about::print(args.format, Some(&spec)).map_err(output_error),
-        Err(e) => {
-            tracing::warn!(
-                "cannot get the connector's spec, printing the tap's own settings only: {e}"
-            );
-            about::print(args.format, None).map_err(output_error)
-        }
-    }
-}
-
-/// Removes containers that an earlier tap on this host left behind when it died without cleaning
-/// up (killed, crashed): their owner process is gone. Failures are only logged.
-async fn remove_stale(engine: &Engine) {
-    let ours = match engine.list_ours().await {
-        Ok(list) => list,
-        Err(e) => {
-            tracing::debug!(error = %e, "cannot look for containers left by earlier runs");
-            return;
-        }
-    };
-    let host = crate::docker::host_name();
-    for c in ours
-        .into_iter()
-        .filter(|c| c.host == host && !tap_alive(c.pid))
-    {
-        tracing::warn!(
-            container = &c.id[..12.min(c.id.len())],
-            pid = c.pid,
-            "removing a container left by an earlier run that did not end cleanly"
-        );
-        engine.remove(&c.id).await;
-    }
-}
 
 fn add_registry_secrets(redactor: &mut Redactor, settings: &Settings) {
     if let Some(auth) = &settings.registry_auth {
@@ -174,48 +23,8 @@ fn add_registry_secrets(redactor: &mut Redactor, settings: &Settings) {
     }
 }
 
-/// Is process `pid` a running tap-airbyte?
-fn tap_alive(pid: u32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/comm"))
-        .is_ok_and(|comm| comm.trim() == "tap-airbyte")
-}
-
-/// SIGTERM and SIGINT, caught so the container is removed before the tap dies by the same signal.
-struct Signals {
-    term: Signal,
-    int: Signal,
-}
-
-impl Signals {
-    fn install() -> std::io::Result<Signals> {
-        Ok(Signals {
-            term: signal(SignalKind::terminate())?,
-            int: signal(SignalKind::interrupt())?,
-        })
-    }
-
-    async fn recv(&mut self) -> i32 {
-        tokio::select! {
-            _ = self.term.recv() => libc::SIGTERM,
-            _ = self.int.recv() => libc::SIGINT,
-        }
-    }
-}
-
-/// Dies by `sig` with its default action, as a process that never caught it would.
-#[allow(unsafe_code)]
-fn die_by(sig: i32) -> ! {
-    // SAFETY: restoring the default disposition and raising a signal are async-signal-safe libc
-    // calls with no memory effects; nothing runs after the process is terminated.
-    unsafe {
-        libc::signal(sig, libc::SIG_DFL);
-        libc::raise(sig);
-    }
-    std::process::exit(128 + sig)
-}
-
 /// A connected engine and the image, ready to run connector commands.
-struct Session {
+pub(super) struct Session {
     engine: Engine,
     settings: Settings,
     image: String,
@@ -236,7 +45,10 @@ impl Files {
 }
 
 impl Session {
-    async fn start(mut settings: Settings, running: Running) -> Result<Session, AppError> {
+    pub(super) async fn start(
+        mut settings: Settings,
+        running: Running,
+    ) -> Result<Session, AppError> {
         if let Some(path) = &settings.connector_config_path {
             if connector_config::apply_kept(path, &mut settings.airbyte_config)
                 .map_err(|e| AppError::new(Kind::Config, e))?
@@ -267,14 +79,11 @@ impl Session {
 
     /// Learns which config values the connector's spec marks secret (spec cached per image id;
     /// asked from the connector once), so that they are masked too.
-    async fn learn_secrets(&mut self) {
+    pub(super) async fn learn_secrets(&mut self) {
         let spec = match spec_cache::get(&self.image_id) {
             Some(spec) => spec,
             None => match self.spec().await {
-                Ok(spec) => {
-                    spec_cache::put(&self.image_id, &spec);
-                    spec
-                }
+                Ok(spec) => spec,
                 Err(e) => {
                     tracing::debug!(
                         "no spec, so secrets are recognised by their key names only: {e}"
@@ -382,7 +191,8 @@ impl Session {
         }
     }
 
-    async fn spec(&self) -> Result<serde_json::Value, AppError> {
+    /// Runs the connector's `spec` (and caches it for the image).
+    pub(super) async fn spec(&self) -> Result<serde_json::Value, AppError> {
         let ran = self
             .run_connector(
                 vec!["spec".into()],
@@ -398,15 +208,17 @@ impl Session {
             .spec
             .as_ref()
             .ok_or_else(|| ran.failure("spec", "the connector printed no SPEC message"))?;
-        serde_json::from_str(spec.get()).map_err(|e| {
+        let spec: serde_json::Value = serde_json::from_str(spec.get()).map_err(|e| {
             AppError::new(
                 Kind::Connector,
                 anyhow!("the connector's SPEC is not valid: {e}"),
             )
-        })
+        })?;
+        spec_cache::put(&self.image_id, &spec);
+        Ok(spec)
     }
 
-    async fn discover(&self) -> Result<(), AppError> {
+    pub(super) async fn discover(&self) -> Result<(), AppError> {
         let streams = self.discover_streams().await?;
         output::json_document(&catalog::to_singer(&streams)).map_err(output_error)
     }
@@ -441,7 +253,7 @@ impl Session {
         catalog::parse_streams(&parsed.streams).map_err(|e| AppError::new(Kind::Connector, e))
     }
 
-    async fn test(&self) -> Result<(), AppError> {
+    pub(super) async fn test(&self) -> Result<(), AppError> {
         let args = vec![
             "check".into(),
             "--config".into(),
@@ -475,7 +287,7 @@ impl Session {
         }
     }
 
-    async fn sync(
+    pub(super) async fn sync(
         &self,
         singer_catalog: Option<&SingerCatalog>,
         state: StateStore,

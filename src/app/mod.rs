@@ -1,0 +1,118 @@
+//! The commands: `--about`, `--discover`, `--test` and the sync. Each one reads its inputs first
+//! (settings, catalog, state: errors before any container exists), then runs the connector through
+//! [`session::Session::run_connector`], the one place where a container is created, driven and
+//! removed, on every path: success, error, broken pipe; on a signal [`run`] removes it.
+//!
+//! - [`session`]: a connected engine and image, and connector runs.
+//! - [`lifecycle`]: signals, the running container, containers left by dead taps.
+mod lifecycle;
+mod session;
+
+use crate::about;
+use crate::cli::Args;
+use crate::error::{AppError, Kind};
+use crate::settings;
+use crate::translate::catalog::SingerCatalog;
+use crate::translate::state::StateStore;
+use anyhow::{anyhow, Context};
+use lifecycle::{die_by, Running, Signals};
+use session::Session;
+
+/// Runs the command the arguments ask for. SIGTERM and SIGINT at any point remove the connector's
+/// container if one exists, then end the tap by the same signal.
+pub async fn run(args: Args) -> Result<(), AppError> {
+    let mut signals = Signals::install().map_err(|e| AppError::new(Kind::Connector, e))?;
+    let running = Running::default();
+    tokio::select! {
+        result = command(args, running.clone()) => result,
+        sig = signals.recv() => {
+            let removed = running.remove().await;
+            tracing::warn!(signal = sig, removed_container = removed, "interrupted");
+            die_by(sig)
+        }
+    }
+}
+
+async fn command(args: Args, running: Running) -> Result<(), AppError> {
+    if args.about && args.config.is_empty() {
+        return about::print(args.format, None).map_err(output_error);
+    }
+    let env: Vec<(String, String)> = std::env::vars().collect();
+    let raw = settings::load_raw(&args.config, &env)?;
+    if args.about {
+        return about_with_config(&args, &raw, running).await;
+    }
+    let settings = settings::check(&raw)?;
+    let catalog = args.catalog_path().map(read_catalog).transpose()?;
+    let state = match &args.state {
+        Some(path) => {
+            let bytes = std::fs::read(path)
+                .with_context(|| format!("cannot read the state file {path}"))
+                .map_err(config)?;
+            StateStore::from_input(&bytes)
+                .with_context(|| format!("state file {path}"))
+                .map_err(config)?
+        }
+        None => StateStore::default(),
+    };
+    let mut session = Session::start(settings, running).await?;
+    session.learn_secrets().await;
+    if args.discover {
+        return session.discover().await;
+    }
+    if args.test {
+        return session.test().await;
+    }
+    session.sync(catalog.as_ref(), state).await
+}
+
+fn config(e: anyhow::Error) -> AppError {
+    AppError::new(Kind::Config, e)
+}
+
+fn output_error(e: std::io::Error) -> AppError {
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        AppError::new(
+            Kind::OutputClosed,
+            anyhow!("stdout was closed by its reader"),
+        )
+    } else {
+        AppError::new(
+            Kind::Connector,
+            anyhow!(e).context("cannot write to stdout"),
+        )
+    }
+}
+
+fn read_catalog(path: &str) -> Result<SingerCatalog, AppError> {
+    let bytes = std::fs::read(path)
+        .with_context(|| format!("cannot read the catalog file {path}"))
+        .map_err(config)?;
+    serde_json::from_slice(&bytes)
+        .with_context(|| {
+            format!("the catalog file {path} is not a Singer catalog (`{{\"streams\": [...]}}`)")
+        })
+        .map_err(config)
+}
+
+async fn about_with_config(
+    args: &Args,
+    raw: &serde_json::Map<String, serde_json::Value>,
+    running: Running,
+) -> Result<(), AppError> {
+    let spec = async {
+        let settings = settings::check(raw)?;
+        let session = Session::start(settings, running).await?;
+        session.spec().await
+    }
+    .await;
+    match spec {
+        Ok(spec) => about::print(args.format, Some(&spec)).map_err(output_error),
+        Err(e) => {
+            tracing::warn!(
+                "cannot get the connector's spec, printing the tap's own settings only: {e}"
+            );
+            about::print(args.format, None).map_err(output_error)
+        }
+    }
+}

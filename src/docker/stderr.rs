@@ -1,0 +1,88 @@
+//! The connector's stderr: cut into lines, masked, logged as they complete; the last lines are kept
+//! for error reports.
+use crate::translate::redact::Redactor;
+use std::collections::VecDeque;
+
+/// How many of the connector's last stderr lines are kept for error reports.
+const STDERR_TAIL: usize = 20;
+/// Longest stderr line logged; the rest is cut.
+const MAX_STDERR_LINE: usize = 16 * 1024;
+
+/// The connector's stderr, cut into lines and logged as they complete; the last lines are kept.
+#[derive(Default)]
+pub(super) struct StderrLines {
+    partial: Vec<u8>,
+    pub(super) tail: VecDeque<String>,
+    redactor: Redactor,
+}
+
+impl StderrLines {
+    pub(super) fn new(redactor: Redactor) -> StderrLines {
+        StderrLines {
+            redactor,
+            ..StderrLines::default()
+        }
+    }
+    pub(super) fn push(&mut self, chunk: &[u8]) {
+        let mut rest = chunk;
+        while let Some(nl) = memchr::memchr(b'\n', rest) {
+            if self.partial.len() < MAX_STDERR_LINE {
+                let room = MAX_STDERR_LINE - self.partial.len();
+                self.partial.extend_from_slice(&rest[..nl.min(room)]);
+            }
+            self.line();
+            rest = &rest[nl + 1..];
+        }
+        let room = MAX_STDERR_LINE.saturating_sub(self.partial.len());
+        self.partial
+            .extend_from_slice(&rest[..rest.len().min(room)]);
+    }
+
+    fn line(&mut self) {
+        let text = self
+            .redactor
+            .redact(String::from_utf8_lossy(&self.partial).trim_end())
+            .into_owned();
+        self.partial.clear();
+        if text.is_empty() {
+            return;
+        }
+        tracing::info!(target: "connector::stderr", "{text}");
+        if self.tail.len() == STDERR_TAIL {
+            self.tail.pop_front();
+        }
+        self.tail.push_back(text);
+    }
+
+    pub(super) fn finish(&mut self) {
+        if !self.partial.is_empty() {
+            self.line();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stderr_lines_are_reassembled_cut_and_tailed() {
+        let mut s = StderrLines::default();
+        s.push(b"one\ntw");
+        s.push(b"o\n");
+        let long = vec![b'x'; MAX_STDERR_LINE * 2];
+        s.push(&long);
+        s.push(b"\nlast");
+        s.finish();
+        let tail: Vec<&String> = s.tail.iter().collect();
+        assert_eq!(tail[0], "one");
+        assert_eq!(tail[1], "two");
+        assert_eq!(tail[2].len(), MAX_STDERR_LINE);
+        assert_eq!(tail[3], "last");
+        for i in 0..50 {
+            s.push(format!("l{i}\n").as_bytes());
+        }
+        assert_eq!(s.tail.len(), STDERR_TAIL);
+        assert_eq!(s.tail.back().unwrap(), "l49");
+    }
+}
