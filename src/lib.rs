@@ -5,7 +5,8 @@
 //!
 //! - [`cli`]: the command line (parsing only).
 //! - [`settings`]: config files and `TAP_AIRBYTE_*` variables into checked [`settings::Settings`].
-//! - [`app`]: the commands, and the one place where a connector container is created, driven and removed.
+//! - [`app`]: the commands; `app::session` holds the one place where a connector container is
+//!   created, driven and removed, `app::lifecycle` the signals and stale containers.
 //! - [`connector_config`]: the connector config issued by the connector (CONTROL), kept between runs.
 //! - [`docker`]: the Docker runtime; the only module that uses bollard.
 //! - [`pipeline`]: connector stdout chunks → lines → translator, on its own thread, with back-pressure.
