@@ -1,12 +1,14 @@
 //! A remote engine: a second dockerd reached over TCP (tests/engines/remote-dockerd.sh), in its
 //! own mount namespace where the host's temp dirs do not exist. A full sync works with no host
-//! path shared, because the connector's files travel as an archive upload.
+//! path shared, because the connector's files travel as an archive upload; and the same engine over
+//! TLS with client certificates (DOCKER_TLS_VERIFY, DOCKER_CERT_PATH).
 use crate::util::*;
 use serde_json::{json, Value};
 use std::process::Command;
 use std::sync::OnceLock;
 
 const PORT: &str = "23751";
+const TLS_PORT: &str = "23761";
 
 fn remote_engine() -> String {
     static ONCE: OnceLock<()> = OnceLock::new();
@@ -101,4 +103,49 @@ fn a_full_sync_on_a_remote_engine_shares_no_host_path() {
         "state travels to the remote engine too"
     );
     assert!(containers_on(Some(&host), second.pid).is_empty());
+}
+
+#[test]
+fn tls_with_client_certificates_as_the_docker_cli_reads_them() {
+    let host = remote_engine();
+    let certs = tempfile::tempdir().unwrap();
+    let script =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/engines/remote-dockerd.sh");
+    let out = Command::new(script)
+        .args(["tls", PORT, TLS_PORT, &certs.path().display().to_string()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let _ = host;
+    let tls_host = format!("tcp://127.0.0.1:{TLS_PORT}");
+    let cert_path = certs.path().display().to_string();
+    let w = Workdir::new();
+    let config = w.json(
+        "settings.json",
+        &scripted(json!({"streams": [{"name": "s", "records": 4}]})),
+    );
+    let env = [
+        ("DOCKER_HOST", tls_host.as_str()),
+        ("DOCKER_TLS_VERIFY", "1"),
+        ("DOCKER_CERT_PATH", cert_path.as_str()),
+    ];
+    let run = tap(&["--config", &config], &env);
+    run.assert_code(0);
+    assert_eq!(run.records("s").len(), 4);
+    assert!(containers_on(Some(&host), run.pid).is_empty());
+    // Plain HTTP to a TLS engine is refused, and the message says what to set.
+    let plain = tap(
+        &["--config", &config],
+        &[("DOCKER_HOST", tls_host.as_str())],
+    );
+    plain.assert_code(3);
+    assert!(
+        plain.stderr.contains("DOCKER_TLS_VERIFY"),
+        "{}",
+        plain.stderr
+    );
 }
