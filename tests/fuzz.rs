@@ -169,7 +169,7 @@ fn the_corpus_translates_the_same_however_it_is_chunked() {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 3000, failure_persistence: Some(Box::new(
+    #![proptest_config(ProptestConfig { cases: std::env::var("PROPTEST_CASES").ok().and_then(|c| c.parse().ok()).unwrap_or(3000), failure_persistence: Some(Box::new(
         proptest::test_runner::FileFailurePersistence::Direct(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fuzz.proptest-regressions")))),
         ..ProptestConfig::default() })]
 
