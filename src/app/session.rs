@@ -218,16 +218,10 @@ impl Session {
         Ok(spec)
     }
 
-    pub(super) async fn discover(&self) -> Result<(), AppError> {
-        let streams = self.discover_streams().await?;
-        output::json_document(&catalog::to_singer(&streams)).map_err(output_error)
-    }
-
-    async fn discover_streams(
-        &self,
-    ) -> Result<Vec<(crate::translate::airbyte::Stream, serde_json::Value)>, AppError> {
+    /// Runs `check` or `discover`: the command with `--config`, its output collected, not emitted.
+    async fn config_command(&self, command: &str) -> Result<Ran, AppError> {
         let args = vec![
-            "discover".into(),
+            command.to_string(),
             "--config".into(),
             Files::path("config.json"),
         ];
@@ -239,7 +233,19 @@ impl Session {
                 std::io::sink(),
             )
             .await?;
-        ran.check_ended("discover")?;
+        ran.check_ended(command)?;
+        Ok(ran)
+    }
+
+    pub(super) async fn discover(&self) -> Result<(), AppError> {
+        let streams = self.discover_streams().await?;
+        output::json_document(&catalog::to_singer(&streams)).map_err(output_error)
+    }
+
+    async fn discover_streams(
+        &self,
+    ) -> Result<Vec<(crate::translate::airbyte::Stream, serde_json::Value)>, AppError> {
+        let ran = self.config_command("discover").await?;
         let raw =
             ran.finished.outcome.catalog.as_ref().ok_or_else(|| {
                 ran.failure("discover", "the connector printed no CATALOG message")
@@ -254,20 +260,7 @@ impl Session {
     }
 
     pub(super) async fn test(&self) -> Result<(), AppError> {
-        let args = vec![
-            "check".into(),
-            "--config".into(),
-            Files::path("config.json"),
-        ];
-        let ran = self
-            .run_connector(
-                args,
-                Files(vec![self.config_file()]),
-                Reader::command(),
-                std::io::sink(),
-            )
-            .await?;
-        ran.check_ended("check")?;
+        let ran = self.config_command("check").await?;
         match &ran.finished.outcome.connection_status {
             Some(s) if s.status == "SUCCEEDED" => {
                 tracing::info!("connection check succeeded");
