@@ -16,10 +16,8 @@ fn assert_clean_stdout(run: &Run) {
 
 #[test]
 fn garbage_that_is_not_a_message_is_logged_and_the_sync_succeeds() {
-    let w = Workdir::new();
-    let run = tap_with(
-        &w,
-        &scripted(json!({"streams": [{"name": "s", "records": 4}], "garbage": true})),
+    let run = tap_scripted(
+        json!({"streams": [{"name": "s", "records": 4}], "garbage": true}),
         &[],
     );
     run.assert_code(0);
@@ -47,11 +45,7 @@ fn a_damaged_record_fails_the_run_and_no_state_claims_it() {
     let run = tap_with(&w, &scripted(config), &[]);
     run.assert_code(1);
     assert_clean_stdout(&run);
-    assert!(
-        run.stderr.contains("could not be read") && run.stderr.contains("not valid UTF-8"),
-        "{}",
-        run.stderr
-    );
+    run.assert_stderr_has(&["could not be read", "not valid UTF-8"]);
     let ids: Vec<i64> = run
         .records("s")
         .iter()
@@ -67,40 +61,26 @@ fn a_damaged_record_fails_the_run_and_no_state_claims_it() {
 
 #[test]
 fn a_torn_last_line_fails_the_run() {
-    let w = Workdir::new();
-    let run = tap_with(
-        &w,
-        &scripted(json!({"streams": [{"name": "s", "records": 3}], "torn_end": true})),
+    let run = tap_scripted(
+        json!({"streams": [{"name": "s", "records": 3}], "torn_end": true}),
         &[],
     );
     run.assert_code(1);
     assert_clean_stdout(&run);
     assert_eq!(run.records("s").len(), 3);
-    assert!(
-        run.stderr.contains("did not end with a newline"),
-        "{}",
-        run.stderr
-    );
-    assert!(run.stderr.contains("could not be read"), "{}", run.stderr);
+    run.assert_stderr_has(&["did not end with a newline"]);
+    run.assert_stderr_has(&["could not be read"]);
 }
 
 #[test]
 fn a_100_mb_line_is_a_clear_error_under_the_default_limit() {
-    let w = Workdir::new();
-    let run = tap_with(
-        &w,
-        &scripted(
-            json!({"streams": [{"name": "s", "records": 1}], "big_record_bytes": 100_000_000}),
-        ),
+    let run = tap_scripted(
+        json!({"streams": [{"name": "s", "records": 1}], "big_record_bytes": 100_000_000}),
         &[],
     );
     run.assert_code(1);
     assert_clean_stdout(&run);
-    assert!(
-        run.stderr.contains("longer than 67108864 bytes") && run.stderr.contains("max_line_bytes"),
-        "{}",
-        run.stderr
-    );
+    run.assert_stderr_has(&["longer than 67108864 bytes", "max_line_bytes"]);
 }
 
 #[test]

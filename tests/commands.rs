@@ -68,48 +68,29 @@ fn about_with_config_runs_spec_and_shows_the_connector_settings() {
 
 #[test]
 fn check_succeeds() {
-    let w = Workdir::new();
-    let run = tap_with(&w, &scripted(json!({"check": "succeed"})), &["--test"]);
+    let run = tap_scripted(json!({"check": "succeed"}), &["--test"]);
     run.assert_code(0);
     assert!(
         run.stdout.is_empty(),
         "check prints nothing on stdout: {}",
         run.stdout
     );
-    assert!(
-        run.stderr.contains("connection check succeeded"),
-        "{}",
-        run.stderr
-    );
+    run.assert_stderr_has(&["connection check succeeded"]);
 }
 
 #[test]
 fn check_failed_is_a_config_error() {
-    let w = Workdir::new();
-    let run = tap_with(&w, &scripted(json!({"check": "fail"})), &["--test"]);
+    let run = tap_scripted(json!({"check": "fail"}), &["--test"]);
     run.assert_code(2);
-    assert!(
-        run.stderr.contains("scripted failure: bad credentials"),
-        "{}",
-        run.stderr
-    );
+    run.assert_stderr_has(&["scripted failure: bad credentials"]);
 }
 
 #[test]
 fn check_crash_is_a_connector_failure_with_its_failure_type() {
-    let w = Workdir::new();
-    let run = tap_with(
-        &w,
-        &scripted(json!({"check": "crash", "stderr_lines": 3})),
-        &["--test"],
-    );
+    let run = tap_scripted(json!({"check": "crash", "stderr_lines": 3}), &["--test"]);
     run.assert_code(1);
-    assert!(run.stderr.contains("system_error"), "{}", run.stderr);
-    assert!(
-        run.stderr.contains("scripted crash during check"),
-        "{}",
-        run.stderr
-    );
+    run.assert_stderr_has(&["system_error"]);
+    run.assert_stderr_has(&["scripted crash during check"]);
     assert!(
         run.stderr.contains("stderr line 2 from source-scripted"),
         "stderr tail is reported: {}",

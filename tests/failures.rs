@@ -4,12 +4,8 @@ use serde_json::json;
 
 #[test]
 fn non_zero_exit_is_a_connector_failure_after_the_output_is_drained() {
-    let w = Workdir::new();
-    let run = tap_with(
-        &w,
-        &scripted(
-            json!({"streams": [{"name": "s", "records": 5}], "exit_code": 7, "stderr_lines": 2}),
-        ),
+    let run = tap_scripted(
+        json!({"streams": [{"name": "s", "records": 5}], "exit_code": 7, "stderr_lines": 2}),
         &[],
     );
     run.assert_code(1);
@@ -18,12 +14,8 @@ fn non_zero_exit_is_a_connector_failure_after_the_output_is_drained() {
         5,
         "output before the failure is still delivered"
     );
-    assert!(run.stderr.contains("exited with code 7"), "{}", run.stderr);
-    assert!(
-        run.stderr.contains("stderr line 1 from source-scripted"),
-        "{}",
-        run.stderr
-    );
+    run.assert_stderr_has(&["exited with code 7"]);
+    run.assert_stderr_has(&["stderr line 1 from source-scripted"]);
 }
 
 #[test]
@@ -35,11 +27,7 @@ fn trace_error_keeps_earlier_records_and_states_and_names_its_failure_type() {
     run.assert_code(1);
     assert_eq!(run.records("s").len(), 10);
     assert_eq!(run.last_state()["stream_state"]["cursor"], 8);
-    assert!(
-        run.stderr.contains("transient_error") && run.stderr.contains("rate limited"),
-        "{}",
-        run.stderr
-    );
+    run.assert_stderr_has(&["transient_error", "rate limited"]);
 }
 
 #[test]
@@ -49,11 +37,7 @@ fn trace_config_error_exits_as_a_config_error_even_when_the_connector_exits_zero
                         "trace_error": {"after_records": 0, "failure_type": "config_error", "message": "bad api key", "exit_code": 0}});
     let run = tap_with(&w, &scripted(config), &[]);
     run.assert_code(2);
-    assert!(
-        run.stderr.contains("config_error") && run.stderr.contains("bad api key"),
-        "{}",
-        run.stderr
-    );
+    run.assert_stderr_has(&["config_error", "bad api key"]);
 }
 
 #[test]
@@ -86,11 +70,11 @@ fn bad_settings_are_clear_errors_before_any_container() {
     let catalog = w.file("catalog.json", "[]");
     let run = tap_with(&w, &scripted(json!({})), &["--catalog", &catalog]);
     run.assert_code(2);
-    assert!(run.stderr.contains("Singer catalog"), "{}", run.stderr);
+    run.assert_stderr_has(&["Singer catalog"]);
     let state = w.file("state.json", "\"x\"");
     let run = tap_with(&w, &scripted(json!({})), &["--state", &state]);
     run.assert_code(2);
-    assert!(run.stderr.contains("state"), "{}", run.stderr);
+    run.assert_stderr_has(&["state"]);
     let run = tap(&["--bogus-flag"], &[]);
     run.assert_code(2);
 }
@@ -102,11 +86,7 @@ fn unknown_image_names_the_image() {
         json!({"airbyte_spec": {"image": "tap-airbyte-test/does-not-exist", "tag": "0"}});
     let run = tap_with(&w, &settings, &["--discover"]);
     run.assert_code(3);
-    assert!(
-        run.stderr.contains("tap-airbyte-test/does-not-exist:0"),
-        "{}",
-        run.stderr
-    );
+    run.assert_stderr_has(&["tap-airbyte-test/does-not-exist:0"]);
     assert!(run.stdout.is_empty());
 }
 
@@ -119,21 +99,13 @@ fn unreachable_engine_says_where_and_what_to_do() {
         &[("DOCKER_HOST", "tcp://127.0.0.1:1")],
     );
     run.assert_code(3);
-    assert!(
-        run.stderr.contains("tcp://127.0.0.1:1") && run.stderr.contains("DOCKER_HOST"),
-        "{}",
-        run.stderr
-    );
+    run.assert_stderr_has(&["tcp://127.0.0.1:1", "DOCKER_HOST"]);
     let run = tap(
         &["--config", &config, "--discover"],
         &[("DOCKER_HOST", "unix:///nonexistent/docker.sock")],
     );
     run.assert_code(3);
-    assert!(
-        run.stderr.contains("/nonexistent/docker.sock"),
-        "{}",
-        run.stderr
-    );
+    run.assert_stderr_has(&["/nonexistent/docker.sock"]);
 }
 
 #[test]

@@ -104,11 +104,7 @@ fn a_hanging_connector_ends_by_the_idle_timeout() {
     let run = tap_with(&w, &settings, &[]);
     run.assert_code(1);
     assert!(started.elapsed() < Duration::from_secs(30));
-    assert!(
-        run.stderr.contains("idle_timeout_seconds"),
-        "{}",
-        run.stderr
-    );
+    run.assert_stderr_has(&["idle_timeout_seconds"]);
     assert_eq!(
         run.records("s").len(),
         3,
@@ -129,10 +125,6 @@ fn containers_left_by_a_killed_tap_are_removed_by_the_next_run() {
         &["--discover"],
     );
     next.assert_code(0);
-    assert!(
-        next.stderr.contains("left by an earlier run"),
-        "{}",
-        next.stderr
-    );
+    next.assert_stderr_has(&["left by an earlier run"]);
     assert_no_containers(pid);
 }

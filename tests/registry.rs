@@ -69,7 +69,7 @@ fn pull_from_an_open_registry() {
     let empty = docker_config(&w, json!({}));
     let run = check(&w, &settings(&image), &[("DOCKER_CONFIG", &empty)]);
     run.assert_code(0);
-    assert!(run.stderr.contains("pulling"), "{}", run.stderr);
+    run.assert_stderr_has(&["pulling"]);
 }
 
 #[test]
@@ -135,16 +135,12 @@ fn a_wrong_password_or_none_is_a_clear_docker_error() {
     s["registry_auth"] = json!({"username": USER, "password": "wrong-password-x"});
     let run = check(&w, &s, &[("DOCKER_CONFIG", &empty)]);
     run.assert_code(3);
-    assert!(
-        run.stderr.contains(&image) && run.stderr.contains("credentials"),
-        "{}",
-        run.stderr
-    );
+    run.assert_stderr_has(&[&image, "credentials"]);
     assert!(!run.stderr.contains("wrong-password-x"));
     let image = pulled_image(LOCKED, "e");
     let run = check(&w, &settings(&image), &[("DOCKER_CONFIG", &empty)]);
     run.assert_code(3);
-    assert!(run.stderr.contains(&image), "{}", run.stderr);
+    run.assert_stderr_has(&[&image]);
 }
 
 fn base64(s: &str) -> String {

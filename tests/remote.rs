@@ -143,9 +143,5 @@ fn tls_with_client_certificates_as_the_docker_cli_reads_them() {
         &[("DOCKER_HOST", tls_host.as_str())],
     );
     plain.assert_code(3);
-    assert!(
-        plain.stderr.contains("DOCKER_TLS_VERIFY"),
-        "{}",
-        plain.stderr
-    );
+    plain.assert_stderr_has(&["DOCKER_TLS_VERIFY"]);
 }

@@ -65,10 +65,8 @@ fn secrets_never_reach_logs_or_errors_at_any_level() {
 
 #[test]
 fn about_shows_no_config_values() {
-    let w = Workdir::new();
-    let run = tap_with(
-        &w,
-        &scripted(json!({"api_key": SECRETS[0], "opaque": SECRETS[1]})),
+    let run = tap_scripted(
+        json!({"api_key": SECRETS[0], "opaque": SECRETS[1]}),
         &["--about", "--format", "json"],
     );
     run.assert_code(0);

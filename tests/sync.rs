@@ -9,8 +9,7 @@ fn two_streams() -> Value {
 
 #[test]
 fn sync_without_catalog_emits_schema_records_state() {
-    let w = Workdir::new();
-    let run = tap_with(&w, &scripted(two_streams()), &[]);
+    let run = tap_scripted(two_streams(), &[]);
     run.assert_code(0);
     let messages = run.messages();
     assert_eq!(run.records("users").len(), 25);
@@ -87,10 +86,8 @@ fn catalog_selection_and_resume_from_state() {
 
 #[test]
 fn state_is_never_ahead_of_its_records() {
-    let w = Workdir::new();
-    let run = tap_with(
-        &w,
-        &scripted(json!({"streams": [{"name": "s", "records": 300}], "state_every": 7})),
+    let run = tap_scripted(
+        json!({"streams": [{"name": "s", "records": 300}], "state_every": 7}),
         &[],
     );
     run.assert_code(0);
@@ -173,21 +170,13 @@ fn very_large_records_pass_and_a_line_limit_is_a_clear_error() {
     limited["max_line_bytes"] = json!(1_000_000);
     let run = tap_with(&w, &limited, &[]);
     run.assert_code(1);
-    assert!(
-        run.stderr.contains("longer than 1000000 bytes"),
-        "{}",
-        run.stderr
-    );
+    run.assert_stderr_has(&["longer than 1000000 bytes"]);
 }
 
 #[test]
 fn slow_output_is_complete() {
-    let w = Workdir::new();
-    let run = tap_with(
-        &w,
-        &scripted(
-            json!({"streams": [{"name": "s", "records": 20}], "sleep_ms": 25, "state_every": 5}),
-        ),
+    let run = tap_scripted(
+        json!({"streams": [{"name": "s", "records": 20}], "sleep_ms": 25, "state_every": 5}),
         &[],
     );
     run.assert_code(0);
@@ -226,20 +215,14 @@ fn mounts_bind_and_tmpfs() {
         json!([{"source": "/nonexistent/tap-airbyte-test", "target": "/mnt/data"}]);
     let run = tap_with(&w, &settings, &[]);
     run.assert_code(3);
-    assert!(
-        run.stderr.contains("/nonexistent/tap-airbyte-test"),
-        "{}",
-        run.stderr
-    );
+    run.assert_stderr_has(&["/nonexistent/tap-airbyte-test"]);
 }
 
 #[test]
 fn config_file_is_writable_by_the_image_user() {
     // Python connectors write migrated configs back to --config; the image runs as uid 1000.
-    let w = Workdir::new();
-    let run = tap_with(
-        &w,
-        &scripted(json!({"streams": [{"name": "s", "records": 1}], "write_config_back": true})),
+    let run = tap_scripted(
+        json!({"streams": [{"name": "s", "records": 1}], "write_config_back": true}),
         &[],
     );
     run.assert_code(0);
@@ -248,16 +231,12 @@ fn config_file_is_writable_by_the_image_user() {
 
 #[test]
 fn control_messages_are_reported_without_their_secrets() {
-    let w = Workdir::new();
-    let run = tap_with(
-        &w,
-        &scripted(
-            json!({"streams": [{"name": "s", "records": 2}], "control": true, "api_key": "first-secret"}),
-        ),
+    let run = tap_scripted(
+        json!({"streams": [{"name": "s", "records": 2}], "control": true, "api_key": "first-secret"}),
         &[],
     );
     run.assert_code(0);
-    assert!(run.stderr.contains("CONTROL"), "{}", run.stderr);
+    run.assert_stderr_has(&["CONTROL"]);
     assert!(
         !run.stderr.contains("rotated-secret-value")
             && !run.stdout.contains("rotated-secret-value")
@@ -276,11 +255,7 @@ fn a_config_issued_by_the_connector_is_kept_and_used_next_run() {
     settings["connector_config_path"] = json!(kept.display().to_string());
     let first = tap_with(&w, &settings, &[]);
     first.assert_code(0);
-    assert!(
-        first.stderr.contains("saved the connector's new config"),
-        "{}",
-        first.stderr
-    );
+    first.assert_stderr_has(&["saved the connector's new config"]);
     let saved: Value = serde_json::from_str(&std::fs::read_to_string(&kept).unwrap()).unwrap();
     assert_eq!(saved["api_key"], "rotated-secret-value");
     use std::os::unix::fs::PermissionsExt;

@@ -78,6 +78,18 @@ impl Run {
         self.of_type("STATE").last().expect("a STATE was emitted")["value"].clone()
     }
 
+    /// Fails unless stderr holds every one of these texts.
+    #[track_caller]
+    pub fn assert_stderr_has(&self, texts: &[&str]) {
+        for t in texts {
+            assert!(
+                self.stderr.contains(t),
+                "stderr lacks {t:?}:\n{}",
+                self.stderr
+            );
+        }
+    }
+
     #[track_caller]
     pub fn assert_code(&self, code: i32) {
         assert_eq!(
@@ -121,6 +133,13 @@ impl Workdir {
 pub fn scripted(config: Value) -> Value {
     scripted_image();
     json!({"airbyte_spec": {"image": SCRIPTED, "tag": "dev"}, "airbyte_config": config})
+}
+
+/// Runs the tap on the bundled connector with this connector config, plus arguments that name no
+/// file of their own.
+pub fn tap_scripted(config: Value, more: &[&str]) -> Run {
+    let w = Workdir::new();
+    tap_with(&w, &scripted(config), more)
 }
 
 /// Runs the tap binary with these arguments and environment, to its end.
