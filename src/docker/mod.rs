@@ -430,10 +430,11 @@ impl Engine {
                     tracing::debug!(container = id, code = exit, "exited");
                     idle.as_mut().reset(tokio::time::Instant::now() + DRAIN_IDLE);
                 }
-                                () = &mut silent, if exit.is_none() => {
+                () = &mut silent, if exit.is_none() && idle_timeout.is_some() => {
                     return Err(RunError::Idle(idle_timeout.unwrap_or(far)));
                 }
-                () = &mut idle, if exit.is_some() => {tracing::warn!(container = id, "the container exited but its output stream stayed open; closing it");
+                () = &mut idle, if exit.is_some() => {
+                    tracing::warn!(container = id, "the container exited but its output stream stayed open; closing it");
                     break;
                 }
             }
@@ -441,9 +442,9 @@ impl Engine {
                 idle.as_mut()
                     .reset(tokio::time::Instant::now() + DRAIN_IDLE);
             }
-            silent
-                .as_mut()
-                .reset(tokio::time::Instant::now() + idle_timeout.unwrap_or(far));
+            if let Some(limit) = idle_timeout {
+                silent.as_mut().reset(tokio::time::Instant::now() + limit);
+            }
         }
         let code = match exit {
             Some(c) => c,
