@@ -270,7 +270,8 @@ impl Session {
                 Kind::Config,
                 anyhow!(
                     "the connection check failed: {}",
-                    s.message.as_deref().unwrap_or("(no message)")
+                    self.redactor
+                        .redact(s.message.as_deref().unwrap_or("(no message)"))
                 ),
             )),
             None => Err(ran.failure(

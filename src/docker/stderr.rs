@@ -1,5 +1,6 @@
 //! The connector's stderr: cut into lines, masked, logged as they complete; the last lines are kept
-//! for error reports.
+//! for error reports. A line longer than [`MAX_STDERR_LINE`] is cut, after masking: a secret that
+//! straddles the cut is masked whole.
 use crate::translate::redact::Redactor;
 use std::collections::VecDeque;
 
@@ -24,26 +25,26 @@ impl StderrLines {
         }
     }
     pub(super) fn push(&mut self, chunk: &[u8]) {
+        // Kept past the cut: the most a secret that begins before the cut needs to be recognised.
+        let keep = MAX_STDERR_LINE + self.redactor.lookahead();
         let mut rest = chunk;
         while let Some(nl) = memchr::memchr(b'\n', rest) {
-            if self.partial.len() < MAX_STDERR_LINE {
-                let room = MAX_STDERR_LINE - self.partial.len();
-                self.partial.extend_from_slice(&rest[..nl.min(room)]);
-            }
+            let room = keep.saturating_sub(self.partial.len());
+            self.partial.extend_from_slice(&rest[..nl.min(room)]);
             self.line();
             rest = &rest[nl + 1..];
         }
-        let room = MAX_STDERR_LINE.saturating_sub(self.partial.len());
+        let room = keep.saturating_sub(self.partial.len());
         self.partial
             .extend_from_slice(&rest[..rest.len().min(room)]);
     }
 
     fn line(&mut self) {
-        let text = self
+        let (text, _) = self
             .redactor
-            .redact(String::from_utf8_lossy(&self.partial).trim_end())
-            .into_owned();
+            .redact_truncated(&self.partial, MAX_STDERR_LINE);
         self.partial.clear();
+        let text = text.trim_end();
         if text.is_empty() {
             return;
         }
@@ -51,7 +52,7 @@ impl StderrLines {
         if self.tail.len() == STDERR_TAIL {
             self.tail.pop_front();
         }
-        self.tail.push_back(text);
+        self.tail.push_back(text.to_string());
     }
 
     pub(super) fn finish(&mut self) {
@@ -64,6 +65,7 @@ impl StderrLines {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::translate::redact::MASK;
 
     #[test]
     fn stderr_lines_are_reassembled_cut_and_tailed() {
@@ -84,5 +86,33 @@ mod tests {
         }
         assert_eq!(s.tail.len(), STDERR_TAIL);
         assert_eq!(s.tail.back().unwrap(), "l49");
+    }
+
+    #[test]
+    fn a_secret_at_the_cut_is_masked_whole() {
+        let secret = "Zq7-cut-secret";
+        let config = serde_json::json!({"api_key": secret});
+        let redactor = Redactor::new(config.as_object().unwrap(), &Default::default());
+        for before_cut in 1..secret.len() {
+            let mut s = StderrLines::new(redactor.clone());
+            let mut line = vec![b'x'; MAX_STDERR_LINE - before_cut];
+            line.extend_from_slice(secret.as_bytes());
+            line.extend_from_slice(b" and more\n");
+            // In frames that split the secret.
+            for frame in line.chunks(MAX_STDERR_LINE - 3) {
+                s.push(frame);
+            }
+            let shown = &s.tail[0];
+            assert!(
+                !shown.contains("Zq"),
+                "{before_cut}: …{}",
+                &shown[shown.len() - 20..]
+            );
+            assert!(
+                shown.ends_with(MASK),
+                "{before_cut}: …{}",
+                &shown[shown.len() - 20..]
+            );
+        }
     }
 }
