@@ -5,10 +5,18 @@
 //! `airbyte_spec.image` (required), `airbyte_spec.tag` (default `latest`, a `sha256:` digest works),
 //! `airbyte_config` (the connector's config), `docker_mounts` (`[{source, target, type}]`, type
 //! `bind` | `volume` | `tmpfs`). The tap's own: `max_line_bytes`, `connector_config_path`, `idle_timeout_seconds`,
-//! `registry_auth`. Unknown keys are tolerated (the
-//! wrapper's `skip_native_check`, `force_native`, stream maps … are accepted and ignored).
+//! `registry_auth`. Unknown keys are tolerated (the wrapper's `skip_native_check`, `force_native`
+//! … are accepted and ignored), but stream maps and flattening, which would change the records, are
+//! refused when they ask for anything: they are not implemented, and ignoring them would load the
+//! records untransformed.
+//!
+//! Checked here, before any container exists: the image reference against Docker's grammar, mount
+//! targets against the paths the tap keeps for itself ([`RESERVED_TARGETS`]), the idle timeout's
+//! range.
+use crate::docker::FILES_DIR;
 use serde_json::{Map, Value};
 use std::path::Path;
+use std::time::Duration;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SettingsError {
@@ -93,11 +101,29 @@ impl std::fmt::Debug for RegistryAuth {
 pub const DEFAULT_MAX_LINE_BYTES: usize = 64 * 1024 * 1024;
 const ENV_PREFIX: &str = "TAP_AIRBYTE_";
 
+/// Longest `idle_timeout_seconds`: a week.
+pub const MAX_IDLE_TIMEOUT_SECONDS: f64 = 7.0 * 24.0 * 3600.0;
+
+/// Where in the container the tap's own helper lives.
+pub const HELPER_DIR: &str = "/.tap-airbyte";
+
+/// Paths in the connector's container that belong to the tap, and why. No `docker_mounts` target may
+/// be one of them, lie under one or hold one (`/` holds them all): a mount there would send the tap's
+/// files into the mount's source, or hide them from the connector.
+pub const RESERVED_TARGETS: &[(&str, &str)] = &[
+    (
+        FILES_DIR,
+        "the tap writes the connector's config.json there, secrets included; a mount would put \
+         them in the mount's source (a host folder or a volume)",
+    ),
+    (HELPER_DIR, "it is reserved for the tap's own helper"),
+];
+
 impl Settings {
     /// The image reference to run: `image:tag`, `image@sha256:…` for a digest, or `image` itself when
     /// it already names a tag or digest and no tag was set.
     pub fn image_reference(&self) -> String {
-        if self.tag.starts_with("sha256:") {
+        if self.tag.contains(':') {
             format!("{}@{}", self.image, self.tag)
         } else {
             format!("{}:{}", self.image, self.tag)
@@ -208,10 +234,16 @@ fn from_env(env: &[(String, String)]) -> Result<Map<String, Value>, SettingsErro
         out.insert("connector_config_path".into(), Value::String(v.into()));
     }
     if let Some(v) = get("IDLE_TIMEOUT_SECONDS") {
-        let n: f64 = v.parse().map_err(|_| SettingsError::Invalid {
-            key: format!("{ENV_PREFIX}IDLE_TIMEOUT_SECONDS"),
-            message: format!("{v:?} is not a number"),
-        })?;
+        // `NaN` and `inf` parse, and would become JSON null (no timeout at all).
+        let n: f64 = v
+            .trim()
+            .parse()
+            .ok()
+            .filter(|n: &f64| n.is_finite())
+            .ok_or_else(|| SettingsError::Invalid {
+                key: format!("{ENV_PREFIX}IDLE_TIMEOUT_SECONDS"),
+                message: format!("{v:?} is not a finite number"),
+            })?;
         out.insert("idle_timeout_seconds".into(), serde_json::json!(n));
     }
     if let Some(v) = get("MAX_LINE_BYTES") {
@@ -268,7 +300,10 @@ pub fn check(raw: &Map<String, Value>) -> Result<Settings, SettingsError> {
         Some(Value::String(_)) => None,
         Some(v) => return Err(wrong("airbyte_spec.tag", "a string", v)),
     };
+    let tag_set = tag.is_some();
     let (image, tag) = split_reference(&image, tag)?;
+    check_reference(&image, &tag, tag_set)?;
+    refuse_unimplemented(raw)?;
     let airbyte_config = match raw.get("airbyte_config") {
         None | Some(Value::Null) => Map::new(),
         Some(Value::Object(o)) => o.clone(),
@@ -317,17 +352,7 @@ pub fn check(raw: &Map<String, Value>) -> Result<Settings, SettingsError> {
     };
     let idle_timeout = match raw.get("idle_timeout_seconds") {
         None | Some(Value::Null) => None,
-        Some(Value::Number(n)) => match n.as_f64() {
-            Some(secs) if secs > 0.0 && secs.is_finite() => {
-                Some(std::time::Duration::from_secs_f64(secs))
-            }
-            _ => {
-                return Err(SettingsError::Invalid {
-                    key: "idle_timeout_seconds".into(),
-                    message: "must be a positive number of seconds".into(),
-                })
-            }
-        },
+        Some(Value::Number(n)) => Some(idle_timeout(n.as_f64())?),
         Some(v) => return Err(wrong("idle_timeout_seconds", "a number", v)),
     };
     let max_line_bytes = match raw.get("max_line_bytes") {
@@ -378,6 +403,275 @@ fn split_reference(image: &str, tag: Option<String>) -> Result<(String, String),
     }
 }
 
+/// A finite number of seconds, more than zero and at most [`MAX_IDLE_TIMEOUT_SECONDS`].
+fn idle_timeout(secs: Option<f64>) -> Result<Duration, SettingsError> {
+    secs.filter(|s| *s > 0.0 && *s <= MAX_IDLE_TIMEOUT_SECONDS)
+        .and_then(|s| Duration::try_from_secs_f64(s).ok())
+        .filter(|d| !d.is_zero())
+        .ok_or_else(|| SettingsError::Invalid {
+            key: "idle_timeout_seconds".into(),
+            message: format!(
+                "must be a number of seconds more than 0 and at most {MAX_IDLE_TIMEOUT_SECONDS} \
+                 (7 days)"
+            ),
+        })
+}
+
+/// Stream maps and flattening change the records; the tap does neither yet, so a config that asks
+/// for them is refused rather than loaded untransformed. The empty values Meltano passes by default
+/// (`{}`, `false`, null) are fine.
+fn refuse_unimplemented(raw: &Map<String, Value>) -> Result<(), SettingsError> {
+    let asks = |v: &Value| match v {
+        Value::Null | Value::Bool(false) => false,
+        Value::Object(o) => !o.is_empty(),
+        Value::Array(a) => !a.is_empty(),
+        Value::String(s) => !s.trim().is_empty() && !s.trim().eq_ignore_ascii_case("false"),
+        _ => true,
+    };
+    let mut keys: Vec<&String> = raw
+        .iter()
+        .filter(|(k, v)| {
+            let maps = ["stream_maps", "stream_map_config"]
+                .iter()
+                .any(|m| *k == m || k.starts_with(&format!("{m}.")));
+            (maps || *k == "flattening_enabled") && asks(v)
+        })
+        .map(|(k, _)| k)
+        .collect();
+    keys.sort();
+    match keys.first() {
+        None => Ok(()),
+        Some(key) => Err(SettingsError::Invalid {
+            key: key.to_string(),
+            message: "stream maps and flattening are not implemented yet: the records would be \
+                      loaded untransformed. Remove the setting (or leave it empty / false), or \
+                      transform the data downstream"
+                .into(),
+        }),
+    }
+}
+
+/// Which part of an image reference is wrong.
+#[derive(Debug, PartialEq, Eq)]
+enum RefPart {
+    Name,
+    Tag,
+    Digest,
+}
+
+/// Checks `image` and `tag` (from [`split_reference`]) against Docker's reference grammar, so that
+/// a bad name is a configuration error (exit 2), not a failed pull.
+fn check_reference(image: &str, tag: &str, tag_set: bool) -> Result<(), SettingsError> {
+    let reference = if tag.contains(':') {
+        format!("{image}@{tag}")
+    } else {
+        format!("{image}:{tag}")
+    };
+    parse_reference(&reference).map_err(|(part, why)| SettingsError::Invalid {
+        key: match part {
+            RefPart::Tag | RefPart::Digest if tag_set => "airbyte_spec.tag",
+            _ => "airbyte_spec.image",
+        }
+        .into(),
+        message: format!("`{reference}` is not a valid image reference: {why}"),
+    })
+}
+
+/// `name[:tag][@digest]` as the Docker reference grammar (distribution/reference) has it.
+fn parse_reference(reference: &str) -> Result<(), (RefPart, String)> {
+    let (name_tag, digest) = match reference.split_once('@') {
+        Some((n, d)) => (n, Some(d)),
+        None => (reference, None),
+    };
+    if let Some(d) = digest {
+        check_digest(d).map_err(|why| (RefPart::Digest, why))?;
+    }
+    let last_slash = name_tag.rfind('/').map_or(0, |i| i + 1);
+    let (name, tag) = match name_tag[last_slash..].rfind(':') {
+        Some(i) => (
+            &name_tag[..last_slash + i],
+            Some(&name_tag[last_slash + i + 1..]),
+        ),
+        None => (name_tag, None),
+    };
+    if let Some(t) = tag {
+        if t.contains(char::is_whitespace) {
+            return Err((RefPart::Tag, format!("the tag `{t}` contains white space")));
+        }
+        let mut chars = t.chars();
+        let word = |c: char| c.is_ascii_alphanumeric() || c == '_';
+        if t.len() > 128
+            || !chars.next().is_some_and(word)
+            || !chars.all(|c| word(c) || c == '.' || c == '-')
+        {
+            return Err((
+                RefPart::Tag,
+                format!(
+                    "the tag `{t}` must be 1 to 128 letters, digits, `_`, `.` and `-`, \
+                     not starting with `.` or `-`"
+                ),
+            ));
+        }
+    }
+    check_name(name).map_err(|why| (RefPart::Name, why))
+}
+
+fn check_name(name: &str) -> Result<(), String> {
+    if name.contains(char::is_whitespace) {
+        return Err(format!("the name `{name}` contains white space"));
+    }
+    if name.len() > 255 {
+        return Err("the repository name is longer than 255 characters".into());
+    }
+    let (domain, path) = match name.split_once('/') {
+        Some((first, rest))
+            if first.contains(['.', ':'])
+                || first == "localhost"
+                || first.chars().any(|c| c.is_ascii_uppercase()) =>
+        {
+            (Some(first), rest)
+        }
+        _ => (None, name),
+    };
+    if let Some(domain) = domain {
+        check_domain(domain)?;
+    }
+    for part in path.split('/') {
+        if part.is_empty() {
+            return Err(format!(
+                "`{name}` has an empty part (`//`, or `/` at an end)"
+            ));
+        }
+        if part.chars().any(|c| c.is_ascii_uppercase()) {
+            return Err(format!(
+                "the repository name `{path}` must be lower case (`{part}`)"
+            ));
+        }
+        if !path_component(part) {
+            return Err(format!(
+                "`{part}` in `{name}` must be lower case letters and digits, separated by \
+                 `.`, `_`, `__` or dashes"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// `[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*`
+fn path_component(part: &str) -> bool {
+    let bytes = part.as_bytes();
+    let alnum = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit();
+    let mut i = 0;
+    loop {
+        let start = i;
+        while i < bytes.len() && alnum(bytes[i]) {
+            i += 1;
+        }
+        if i == start {
+            return false;
+        }
+        if i == bytes.len() {
+            return true;
+        }
+        let sep = i;
+        while i < bytes.len() && !alnum(bytes[i]) {
+            i += 1;
+        }
+        let ok = match &part[sep..i] {
+            "." | "_" | "__" => true,
+            s => s.bytes().all(|b| b == b'-'),
+        };
+        if !ok {
+            return false;
+        }
+    }
+}
+
+/// `host[:port]`: DNS labels joined by `.`, or `[IPv6]`.
+fn check_domain(domain: &str) -> Result<(), String> {
+    let bad = || format!("`{domain}` is not a valid registry host (`host[:port]`)");
+    let (host, port) = if let Some(rest) = domain.strip_prefix('[') {
+        let (v6, after) = rest.split_once(']').ok_or_else(bad)?;
+        if v6.parse::<std::net::Ipv6Addr>().is_err() {
+            return Err(bad());
+        }
+        match after {
+            "" => return Ok(()),
+            p => ("", Some(p.strip_prefix(':').ok_or_else(bad)?)),
+        }
+    } else {
+        match domain.split_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (domain, None),
+        }
+    };
+    if let Some(p) = port {
+        if p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(bad());
+        }
+    }
+    let label = |l: &str| {
+        !l.is_empty()
+            && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+    };
+    if !host.is_empty() && !host.split('.').all(label) {
+        return Err(bad());
+    }
+    Ok(())
+}
+
+/// `algorithm:hex`, `sha256` with 64 hex digits.
+fn check_digest(digest: &str) -> Result<(), String> {
+    let bad = |why: &str| format!("the digest `{digest}` {why}");
+    let (algorithm, hex) = digest
+        .split_once(':')
+        .ok_or_else(|| bad("must be algorithm:hex, e.g. sha256:…"))?;
+    let algorithm_ok = !algorithm.is_empty()
+        && algorithm.starts_with(|c: char| c.is_ascii_alphabetic())
+        && algorithm
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "+._-".contains(c));
+    if !algorithm_ok {
+        return Err(bad("has no valid algorithm"));
+    }
+    if hex.len() < 32 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(bad("must end in at least 32 hex digits"));
+    }
+    if algorithm == "sha256" && (hex.len() != 64 || hex.bytes().any(|b| b.is_ascii_uppercase())) {
+        return Err(bad("must end in 64 lower case hex digits"));
+    }
+    Ok(())
+}
+
+/// A mount target as the engine reads it: `.` and `..` resolved, no trailing or double `/`.
+fn clean_target(target: &str) -> String {
+    let mut parts: Vec<&str> = Vec::new();
+    for part in target.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            p => parts.push(p),
+        }
+    }
+    format!("/{}", parts.join("/"))
+}
+
+/// Whether one path is the other or lies under it.
+fn overlaps(a: &str, b: &str) -> bool {
+    let under = |inner: &str, outer: &str| {
+        outer == "/"
+            || inner == outer
+            || inner
+                .strip_prefix(outer)
+                .is_some_and(|rest| rest.starts_with('/'))
+    };
+    under(a, b) || under(b, a)
+}
+
 fn mount(i: usize, m: &Value) -> Result<MountSpec, SettingsError> {
     let key = |k: &str| format!("docker_mounts[{i}].{k}");
     let obj = m
@@ -407,6 +701,16 @@ fn mount(i: usize, m: &Value) -> Result<MountSpec, SettingsError> {
             key: key("target"),
             message: "an absolute path inside the container is required".into(),
         })?;
+    let clean = clean_target(&target);
+    if let Some((reserved, why)) = RESERVED_TARGETS.iter().find(|(r, _)| overlaps(&clean, r)) {
+        return Err(SettingsError::Invalid {
+            key: key("target"),
+            message: format!(
+                "`{target}` overlaps {reserved}, which the tap keeps for itself: {why}. \
+                 Choose another target"
+            ),
+        });
+    }
     let source = string("source")?;
     if kind != MountKind::Tmpfs && source.as_deref().is_none_or(str::is_empty) {
         return Err(SettingsError::Invalid {
@@ -441,8 +745,9 @@ mod tests {
         let s = settings(json!({"airbyte_spec": {"image": "airbyte/source-faker"}, "airbyte_config": {"count": 5}, "stream_maps": {}})).unwrap();
         assert_eq!(s.image_reference(), "airbyte/source-faker:latest");
         assert_eq!(s.airbyte_config["count"], 5);
-        let s = settings(json!({"airbyte_spec": {"image": "a/b", "tag": "sha256:abc"}})).unwrap();
-        assert_eq!(s.image_reference(), "a/b@sha256:abc");
+        let digest = format!("sha256:{}", "ab12".repeat(16));
+        let s = settings(json!({"airbyte_spec": {"image": "a/b", "tag": digest}})).unwrap();
+        assert_eq!(s.image_reference(), format!("a/b@{digest}"));
         let s = settings(json!({"airbyte_spec.image": "localhost:5000/a/b:1.2"})).unwrap();
         assert_eq!(s.image_reference(), "localhost:5000/a/b:1.2");
         let s = settings(json!({"airbyte_spec": {"image": "localhost:5000/a/b"}})).unwrap();
@@ -488,6 +793,222 @@ mod tests {
             let e = settings(v.clone()).unwrap_err().to_string();
             assert!(e.contains(key), "{v}: {e}");
         }
+    }
+
+    /// The key and message of the error these settings give.
+    fn error(v: Value) -> (String, String) {
+        match settings(v.clone()) {
+            Err(SettingsError::Invalid { key, message }) => (key, message),
+            other => panic!("{v}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn image_references_follow_docker_s_grammar() {
+        let digest = format!("sha256:{}", "0f".repeat(32));
+        for (image, tag) in [
+            ("airbyte/source-faker", None),
+            ("source-faker", Some("1.2.3")),
+            ("localhost:5000/a/b", Some("dev_1-x.y")),
+            ("registry.example.com:443/team/a.b__c---d", None),
+            ("Registry.Example.COM/a", None),
+            ("[::1]:5000/a", None),
+            ("a/b:1", None),
+            ("a/b", Some(digest.as_str())),
+            (&format!("a/b:1@{digest}"), None),
+        ] {
+            let spec = json!({"airbyte_spec": {"image": image, "tag": tag}});
+            let s = settings(spec.clone()).unwrap_or_else(|e| panic!("{spec}: {e}"));
+            assert!(s
+                .image_reference()
+                .starts_with(image.split('@').next().unwrap()));
+        }
+        for (image, tag, key, says) in [
+            (
+                "Airbyte/Source-Faker",
+                None,
+                "airbyte_spec.image",
+                "lower case",
+            ),
+            (
+                "airbyte/source-FAKER",
+                None,
+                "airbyte_spec.image",
+                "lower case",
+            ),
+            ("SOURCE", None, "airbyte_spec.image", "lower case"),
+            (
+                "airbyte/source faker",
+                None,
+                "airbyte_spec.image",
+                "white space",
+            ),
+            (
+                "airbyte//source-faker",
+                None,
+                "airbyte_spec.image",
+                "empty part",
+            ),
+            (
+                "airbyte/source-faker/",
+                None,
+                "airbyte_spec.image",
+                "empty part",
+            ),
+            ("/source-faker", None, "airbyte_spec.image", "empty part"),
+            (":latest", None, "airbyte_spec.image", "empty part"),
+            (
+                "airbyte/-faker",
+                None,
+                "airbyte_spec.image",
+                "lower case letters",
+            ),
+            (
+                "airbyte/faker.",
+                None,
+                "airbyte_spec.image",
+                "lower case letters",
+            ),
+            (
+                "bad_host:5000/a",
+                None,
+                "airbyte_spec.image",
+                "registry host",
+            ),
+            ("host:port/a", None, "airbyte_spec.image", "registry host"),
+            ("a/b", Some("v 1"), "airbyte_spec.tag", "white space"),
+            ("a/b", Some("-x"), "airbyte_spec.tag", "tag"),
+            ("a/b", Some("sha256:abc"), "airbyte_spec.tag", "digest"),
+            ("a/b:-x", None, "airbyte_spec.image", "tag"),
+            ("a/b@sha256:xyz", None, "airbyte_spec.image", "digest"),
+        ] {
+            let spec = json!({"airbyte_spec": {"image": image, "tag": tag}});
+            let (k, message) = error(spec.clone());
+            assert_eq!(k, key, "{spec}: {message}");
+            assert!(message.contains(says), "{spec}: {message}");
+        }
+        let long = format!("a/{}", "b".repeat(300));
+        assert!(settings(json!({"airbyte_spec": {"image": long}})).is_err());
+    }
+
+    #[test]
+    fn mount_targets_that_touch_the_tap_s_files_are_refused() {
+        let with_target = |target: &str| {
+            json!({"airbyte_spec": {"image": "a"},
+                   "docker_mounts": [{"source": "/host/dir", "target": target}]})
+        };
+        for (target, says) in [
+            ("/config", "config.json"),
+            ("/config/", "config.json"),
+            ("/config/x", "config.json"),
+            ("/", "config.json"),
+            ("//config", "config.json"),
+            ("/data/../config", "config.json"),
+            ("/./config/.", "config.json"),
+            ("/.tap-airbyte", "helper"),
+            ("/.tap-airbyte/bin", "helper"),
+        ] {
+            let (key, message) = error(with_target(target));
+            assert_eq!(key, "docker_mounts[0].target", "{target}");
+            assert!(
+                message.contains(says) && message.contains(target),
+                "{target}: {message}"
+            );
+        }
+        for target in [
+            "/data",
+            "/configs",
+            "/config-x",
+            "/data/config",
+            "/.tap-airbytes",
+        ] {
+            let s = settings(with_target(target)).unwrap();
+            assert_eq!(s.docker_mounts[0].target, target);
+        }
+        let reserved: Vec<&str> = RESERVED_TARGETS.iter().map(|(p, _)| *p).collect();
+        assert_eq!(reserved, [FILES_DIR, HELPER_DIR]);
+    }
+
+    #[test]
+    fn stream_maps_and_flattening_are_refused_unless_empty() {
+        for (extra, key) in [
+            (
+                json!({"stream_maps": {"users": {"email": null}}}),
+                "stream_maps",
+            ),
+            (json!({"stream_maps": "{\"users\": null}"}), "stream_maps"),
+            (json!({"flattening_enabled": true}), "flattening_enabled"),
+            (json!({"flattening_enabled": "true"}), "flattening_enabled"),
+            (
+                json!({"stream_map_config": {"salt": "x"}}),
+                "stream_map_config",
+            ),
+            (
+                json!({"stream_maps.users": {"id": "id"}}),
+                "stream_maps.users",
+            ),
+        ] {
+            let mut v = json!({"airbyte_spec": {"image": "a"}});
+            v.as_object_mut()
+                .unwrap()
+                .extend(extra.as_object().unwrap().clone());
+            let (k, message) = error(v);
+            assert_eq!(k, key);
+            assert!(message.contains("not implemented"), "{message}");
+            assert!(message.contains("untransformed"), "{message}");
+        }
+        // What Meltano passes by default.
+        settings(
+            json!({"airbyte_spec": {"image": "a"}, "stream_maps": {}, "stream_map_config": {},
+                        "flattening_enabled": false, "flattening_max_depth": 3}),
+        )
+        .unwrap();
+        settings(json!({"airbyte_spec": {"image": "a"}, "stream_maps": null,
+                        "stream_map_config": null, "flattening_enabled": null}))
+        .unwrap();
+    }
+
+    #[test]
+    fn idle_timeout_is_a_finite_positive_number_up_to_a_week() {
+        let timeout = |secs: Value| {
+            settings(json!({"airbyte_spec": {"image": "a"}, "idle_timeout_seconds": secs}))
+                .map(|s| s.idle_timeout)
+        };
+        for bad in [
+            json!(1e300),
+            json!(1e19),
+            json!(u64::MAX),
+            json!(-1),
+            json!(0),
+            json!(1e-300),
+            json!(MAX_IDLE_TIMEOUT_SECONDS + 1.0),
+        ] {
+            let e = timeout(bad.clone()).unwrap_err().to_string();
+            assert!(e.contains("idle_timeout_seconds"), "{bad}: {e}");
+        }
+        assert_eq!(
+            timeout(json!(0.5)).unwrap(),
+            Some(Duration::from_millis(500))
+        );
+        assert_eq!(
+            timeout(json!(604800)).unwrap(),
+            Some(Duration::from_secs(604800))
+        );
+        for bad in ["NaN", "inf", "-inf", "x"] {
+            let env = [(
+                "TAP_AIRBYTE_IDLE_TIMEOUT_SECONDS".to_string(),
+                bad.to_string(),
+            )];
+            let e = load_raw(&["ENV".into()], &env).unwrap_err().to_string();
+            assert!(e.contains("IDLE_TIMEOUT_SECONDS"), "{bad}: {e}");
+        }
+        let env = [(
+            "TAP_AIRBYTE_IDLE_TIMEOUT_SECONDS".to_string(),
+            "1e300".to_string(),
+        )];
+        let mut raw = load_raw(&["ENV".into()], &env).unwrap();
+        raw.insert("airbyte_spec".into(), json!({"image": "a"}));
+        assert!(check(&raw).is_err());
     }
 
     #[test]
