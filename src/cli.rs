@@ -1,4 +1,6 @@
-//! The command line, Meltano SDK style. Parsing only: no side effects.
+//! The command line, Meltano SDK style. Parsing only: no side effects. The modes exclude each
+//! other where one would be ignored: `--discover` takes no catalog and does not check, `--test` takes
+//! no catalog (clap refuses such a line with exit code 2).
 use clap::{Parser, ValueEnum};
 
 #[derive(Debug, Parser)]
@@ -17,7 +19,7 @@ pub struct Args {
     pub config: Vec<String>,
 
     /// Print the Singer catalog of the connector's streams to stdout (nothing else goes to stdout).
-    #[arg(long)]
+    #[arg(long, conflicts_with_all = ["catalog", "properties", "test"])]
     pub discover: bool,
 
     /// Singer catalog: which streams and properties to sync, and how.
@@ -41,7 +43,7 @@ pub struct Args {
     pub format: AboutFormat,
 
     /// Run the connector's `check`; exit 0 only when it reports SUCCEEDED.
-    #[arg(long)]
+    #[arg(long, conflicts_with_all = ["catalog", "properties"])]
     pub test: bool,
 }
 
@@ -55,5 +57,39 @@ pub enum AboutFormat {
 impl Args {
     pub fn catalog_path(&self) -> Option<&str> {
         self.catalog.as_deref().or(self.properties.as_deref())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::error::ErrorKind;
+
+    fn parse(args: &[&str]) -> Result<Args, clap::Error> {
+        Args::try_parse_from(std::iter::once("tap-airbyte").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn modes_that_would_ignore_each_other_are_refused() {
+        for args in [
+            &["--discover", "--catalog", "c.json"][..],
+            &["--discover", "--properties", "c.json"],
+            &["--discover", "--test"],
+            &["--test", "--catalog", "c.json"],
+            &["--test", "--properties", "c.json"],
+            &["--catalog", "a.json", "--properties", "b.json"],
+        ] {
+            let e = parse(args).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::ArgumentConflict, "{args:?}");
+            assert_eq!(e.exit_code(), 2, "{args:?}");
+        }
+        for args in [
+            &["--discover", "--config", "c.json"][..],
+            &["--test", "--config", "c.json"],
+            &["--catalog", "c.json", "--state", "s.json"],
+            &["--properties", "c.json"],
+        ] {
+            parse(args).unwrap_or_else(|e| panic!("{args:?}: {e}"));
+        }
     }
 }
