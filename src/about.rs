@@ -32,7 +32,7 @@ pub fn describe(spec: Option<&Value>) -> Value {
                 "airbyte_config": airbyte_config,
                 "docker_mounts": {
                     "type": "array",
-                    "description": "Mounts for the connector container",
+                    "description": "Mounts for the connector container; a target may not be or overlap /config (the tap's files) or /.tap-airbyte",
                     "items": {"type": "object", "required": ["target"], "properties": {
                         "source": {"type": "string"}, "target": {"type": "string"},
                         "type": {"type": "string", "enum": ["bind", "volume", "tmpfs"], "default": "bind"},
@@ -40,7 +40,7 @@ pub fn describe(spec: Option<&Value>) -> Value {
                     }}
                 },
                 "connector_config_path": {"type": "string", "description": "File where the config the connector issues itself (CONTROL: rotated credentials, migrations) is kept; laid over airbyte_config on the next run"},
-                "idle_timeout_seconds": {"type": "number", "description": "End the run (exit 1) when the connector writes nothing for this long; waiting on a slow target does not count"},
+                "idle_timeout_seconds": {"type": "number", "exclusiveMinimum": 0, "maximum": crate::settings::MAX_IDLE_TIMEOUT_SECONDS, "description": "End the run (exit 1) when the connector writes nothing for this long (at most 7 days); waiting on a slow target does not count"},
                 "max_line_bytes": {"type": "integer", "default": crate::settings::DEFAULT_MAX_LINE_BYTES, "description": "Longest line (one message) accepted from the connector"}
             }
         }
