@@ -8,10 +8,14 @@
 //! - an older wrapper's unpacked state object (a legacy `data` blob, or one unpacked STREAM/GLOBAL);
 //! - an empty file, `{}` or `null`: no state.
 //!
-//! Output: after every Airbyte STATE, one Singer STATE whose value holds the *whole merged* state:
-//! `{"airbyte_state": [<latest message per stream>] | [<latest GLOBAL>] | [<latest LEGACY>], …}` plus,
+//! Input lists may mix per-stream (STREAM) states and a GLOBAL state: both are kept, handed to the
+//! connector and carried into every Singer STATE (nothing is dropped).
+//!
+//! Output: a Singer STATE value holds the *whole merged* state:
+//! `{"airbyte_state": [<latest message per stream>…, <latest GLOBAL>] | [<latest LEGACY>], …}` plus,
 //! at top level, the fields of the last Airbyte state unpacked (the wrapper's shape, which it can read).
-//! Whichever STATE a target commits last is therefore a complete resume point.
+//! Whichever STATE a target commits last is therefore a complete resume point. When such values are
+//! written is the reader's business (see [`super::reader`]).
 use super::airbyte::{StateView, StreamDescriptor};
 use serde_json::value::RawValue;
 use std::collections::BTreeMap;
@@ -35,12 +39,34 @@ pub enum StateKind {
     Legacy,
 }
 
-/// The merged Airbyte state of a sync: the latest message per stream, or the latest GLOBAL or LEGACY.
+/// Which message of the store was merged last.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Slot {
+    Stream(StreamDescriptor),
+    Global,
+    Legacy,
+}
+
+/// What merging one message did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Merged {
+    /// The merged state differs from what it was (the message is not the one already held).
+    pub changed: bool,
+    /// The message moved the state between LEGACY and typed (STREAM/GLOBAL) states, which replace
+    /// each other.
+    pub replaced_kind: bool,
+}
+
+/// The merged Airbyte state of a sync: the latest STREAM message per stream and the latest GLOBAL
+/// (which may coexist), or the latest LEGACY.
 #[derive(Debug, Default)]
 pub struct StateStore {
-    kind: Option<StateKind>,
     streams: BTreeMap<StreamDescriptor, Box<RawValue>>,
-    whole: Option<Box<RawValue>>,
+    global: Option<Box<RawValue>>,
+    legacy: Option<Box<RawValue>>,
+    last: Option<Slot>,
+    /// Bytes of all the messages held.
+    bytes: usize,
 }
 
 fn kind_of(message: &RawValue) -> Result<(StateKind, Option<StreamDescriptor>), StateError> {
@@ -59,7 +85,8 @@ fn kind_of(message: &RawValue) -> Result<(StateKind, Option<StreamDescriptor>), 
 }
 
 impl StateStore {
-    /// Reads a `--state` file in any of the accepted shapes.
+    /// Reads a `--state` file in any of the accepted shapes. Every message of a list is kept (the
+    /// latest per stream, the latest GLOBAL, the latest LEGACY), whatever the mix of types.
     pub fn from_input(bytes: &[u8]) -> Result<StateStore, StateError> {
         let mut store = StateStore::default();
         if bytes.iter().all(u8::is_ascii_whitespace) {
@@ -96,44 +123,99 @@ impl StateStore {
             }
             let raw = RawValue::from_string(m.to_string())
                 .map_err(|e| StateError::BadMessage(e.to_string()))?;
-            store.update(&raw)?;
+            store.merge(&raw, false)?;
         }
         Ok(store)
     }
 
     pub fn is_empty(&self) -> bool {
-        self.kind.is_none()
+        self.last.is_none()
     }
 
-    pub fn kind(&self) -> Option<StateKind> {
-        self.kind
+    /// The kinds of state held, in the order they are handed on.
+    pub fn kinds(&self) -> Vec<StateKind> {
+        let mut kinds = Vec::new();
+        if !self.streams.is_empty() {
+            kinds.push(StateKind::Stream);
+        }
+        if self.global.is_some() {
+            kinds.push(StateKind::Global);
+        }
+        if self.legacy.is_some() {
+            kinds.push(StateKind::Legacy);
+        }
+        kinds
     }
 
-    /// Merges one Airbyte state message. A message of another type than the ones held replaces
-    /// them all (one sync never mixes types; the connector has moved to a new state type).
-    /// Returns true when the type changed.
-    pub fn update(&mut self, message: &RawValue) -> Result<bool, StateError> {
+    /// Bytes of the merged state: about the size of [`StateStore::connector_input`].
+    pub fn len_bytes(&self) -> usize {
+        self.bytes
+    }
+
+    /// Merges one Airbyte state message from the connector: the latest STREAM message per stream,
+    /// the latest GLOBAL, which coexist; a LEGACY message replaces typed ones and the other way
+    /// round (the connector has moved to a new state type).
+    pub fn update(&mut self, message: &RawValue) -> Result<Merged, StateError> {
+        self.merge(message, true)
+    }
+
+    fn merge(&mut self, message: &RawValue, exclusive_legacy: bool) -> Result<Merged, StateError> {
         let (kind, descriptor) = kind_of(message)?;
-        let changed = self.kind.is_some_and(|k| k != kind);
-        if changed {
-            self.streams.clear();
-            self.whole = None;
-        }
-        self.kind = Some(kind);
-        let owned = message.to_owned();
-        match descriptor {
-            Some(sd) => {
-                self.streams.insert(sd, owned);
+        let mut merged = Merged::default();
+        if exclusive_legacy {
+            let typed = !self.streams.is_empty() || self.global.is_some();
+            if kind == StateKind::Legacy && typed {
+                self.streams.clear();
+                self.global = None;
+                merged.replaced_kind = true;
+            } else if kind != StateKind::Legacy && self.legacy.is_some() {
+                self.legacy = None;
+                merged.replaced_kind = true;
             }
-            None => self.whole = Some(owned),
+            if merged.replaced_kind {
+                self.bytes = self.messages().map(|m| m.get().len()).sum();
+            }
         }
-        Ok(changed)
+        let slot = match descriptor {
+            Some(sd) => Slot::Stream(sd),
+            None if kind == StateKind::Global => Slot::Global,
+            None => Slot::Legacy,
+        };
+        let held = match &slot {
+            Slot::Stream(sd) => self.streams.get_mut(sd),
+            Slot::Global => self.global.as_mut(),
+            Slot::Legacy => self.legacy.as_mut(),
+        };
+        match held {
+            Some(held) if held.get() == message.get() => {}
+            Some(held) => {
+                self.bytes = self.bytes - held.get().len() + message.get().len();
+                *held = message.to_owned();
+                merged.changed = true;
+            }
+            None => {
+                self.bytes += message.get().len();
+                let owned = message.to_owned();
+                match &slot {
+                    Slot::Stream(sd) => {
+                        self.streams.insert(sd.clone(), owned);
+                    }
+                    Slot::Global => self.global = Some(owned),
+                    Slot::Legacy => self.legacy = Some(owned),
+                }
+                merged.changed = true;
+            }
+        }
+        merged.changed |= merged.replaced_kind;
+        self.last = Some(slot);
+        Ok(merged)
     }
 
     /// The JSON array handed to the connector with `read --state`, or None when there is no state.
     pub fn connector_input(&self) -> Option<String> {
-        self.kind?;
-        let mut out = String::from("[");
+        self.last.as_ref()?;
+        let mut out = String::with_capacity(self.bytes + self.streams.len() + 3);
+        out.push('[');
         for (i, m) in self.messages().enumerate() {
             if i > 0 {
                 out.push(',');
@@ -148,14 +230,24 @@ impl StateStore {
         self.streams
             .values()
             .map(|m| &**m)
-            .chain(self.whole.as_deref())
+            .chain(self.global.as_deref())
+            .chain(self.legacy.as_deref())
     }
 
-    /// The Singer STATE value after `last` was merged: the last message unpacked at top level (as
-    /// tap-airbyte-wrapper wrote it) and `airbyte_state`, the whole merged state.
-    pub fn singer_value(&self, last: &RawValue) -> Box<RawValue> {
-        let unpacked = unpack(last);
-        let mut out = String::from("{");
+    fn last_message(&self) -> Option<&RawValue> {
+        match self.last.as_ref()? {
+            Slot::Stream(sd) => self.streams.get(sd).map(|m| &**m),
+            Slot::Global => self.global.as_deref(),
+            Slot::Legacy => self.legacy.as_deref(),
+        }
+    }
+
+    /// The Singer STATE value: the message merged last unpacked at top level (as tap-airbyte-wrapper
+    /// wrote it) and `airbyte_state`, the whole merged state (`[]` when there is none).
+    pub fn singer_value(&self) -> Box<RawValue> {
+        let unpacked = self.last_message().map(unpack).unwrap_or_default();
+        let mut out = String::with_capacity(self.bytes + self.streams.len() + 64);
+        out.push('{');
         for (k, v) in unpacked
             .iter()
             .filter(|(k, _)| k.as_str() != "airbyte_state")
@@ -166,7 +258,10 @@ impl StateStore {
             out.push(',');
         }
         out.push_str("\"airbyte_state\":");
-        out.push_str(self.connector_input().as_deref().unwrap_or("[]"));
+        match self.connector_input() {
+            Some(list) => out.push_str(&list),
+            None => out.push_str("[]"),
+        }
         out.push('}');
         RawValue::from_string(out).expect("assembled from valid JSON parts")
     }
@@ -281,8 +376,8 @@ mod tests {
             json!({"type": "GLOBAL", "global": {"shared_state": {"lsn": 1}, "stream_states": []}});
         let g2 =
             json!({"type": "GLOBAL", "global": {"shared_state": {"lsn": 2}, "stream_states": []}});
-        assert!(store.update(&raw(g1)).unwrap());
-        assert!(!store.update(&raw(g2.clone())).unwrap());
+        assert!(store.update(&raw(g1)).unwrap().replaced_kind);
+        assert!(!store.update(&raw(g2.clone())).unwrap().replaced_kind);
         assert_eq!(input(&store), json!([g2]));
     }
 
@@ -292,7 +387,7 @@ mod tests {
         store.update(&raw(stream_msg("a", None, 1))).unwrap();
         let last = raw(stream_msg("b", None, 9));
         store.update(&last).unwrap();
-        let value: Value = serde_json::from_str(store.singer_value(&last).get()).unwrap();
+        let value: Value = serde_json::from_str(store.singer_value().get()).unwrap();
         assert_eq!(value["stream_descriptor"], json!({"name": "b"}));
         assert_eq!(value["stream_state"], json!({"cursor": 9}));
         assert_eq!(
@@ -309,8 +404,99 @@ mod tests {
         let mut store = StateStore::default();
         let m = raw(json!({"data": {"users": {"cursor": 5}}}));
         store.update(&m).unwrap();
-        let value: Value = serde_json::from_str(store.singer_value(&m).get()).unwrap();
+        let value: Value = serde_json::from_str(store.singer_value().get()).unwrap();
         assert_eq!(value["users"], json!({"cursor": 5}));
-        assert_eq!(store.kind(), Some(StateKind::Legacy));
+        assert_eq!(store.kinds(), [StateKind::Legacy]);
+    }
+
+    #[test]
+    fn stream_and_global_states_coexist_and_nothing_is_dropped() {
+        let a = stream_msg("a", None, 3);
+        let g = json!({"type": "GLOBAL", "global": {"shared_state": {"lsn": 7}, "stream_states": [
+            {"stream_descriptor": {"name": "b"}, "stream_state": {"cursor": 4}}]}});
+        for text in [
+            json!([a, g]).to_string(),
+            json!([g, a]).to_string(),
+            json!({"airbyte_state": [a, g]}).to_string(),
+        ] {
+            let mut store = StateStore::from_input(text.as_bytes()).unwrap();
+            assert_eq!(
+                store.kinds(),
+                [StateKind::Stream, StateKind::Global],
+                "{text}"
+            );
+            assert_eq!(
+                input(&store),
+                json!([a, g]),
+                "both go to the connector: {text}"
+            );
+            let value: Value = serde_json::from_str(store.singer_value().get()).unwrap();
+            assert_eq!(
+                value["airbyte_state"],
+                json!([a, g]),
+                "both in the Singer STATE"
+            );
+            // The connector moves one stream on: the GLOBAL part stays, and the other way round.
+            let a5 = stream_msg("a", None, 5);
+            let merged = store.update(&raw(a5.clone())).unwrap();
+            assert!(merged.changed && !merged.replaced_kind);
+            let value: Value = serde_json::from_str(store.singer_value().get()).unwrap();
+            assert_eq!(value["airbyte_state"], json!([a5, g]));
+            assert_eq!(
+                value["stream_state"],
+                json!({"cursor": 5}),
+                "the last message unpacked"
+            );
+            let g8 = json!({"type": "GLOBAL", "global": {"shared_state": {"lsn": 8}, "stream_states": []}});
+            store.update(&raw(g8.clone())).unwrap();
+            assert_eq!(input(&store), json!([a5, g8]));
+            // The tap reads its own output back to the same state.
+            let value: Value = serde_json::from_str(store.singer_value().get()).unwrap();
+            let again = StateStore::from_input(value.to_string().as_bytes()).unwrap();
+            assert_eq!(input(&again), json!([a5, g8]));
+        }
+    }
+
+    #[test]
+    fn an_unchanged_message_changes_nothing_and_sizes_are_tracked() {
+        let mut store =
+            StateStore::from_input(json!([stream_msg("a", None, 1)]).to_string().as_bytes())
+                .unwrap();
+        let size = |s: &StateStore| s.connector_input().map_or(0, |t| t.len());
+        assert_eq!(store.len_bytes() + 2, size(&store));
+        assert!(
+            !store
+                .update(&raw(stream_msg("a", None, 1)))
+                .unwrap()
+                .changed
+        );
+        assert!(
+            store
+                .update(&raw(stream_msg("b", None, 10)))
+                .unwrap()
+                .changed
+        );
+        assert!(
+            store
+                .update(&raw(stream_msg("a", None, 100)))
+                .unwrap()
+                .changed
+        );
+        assert_eq!(store.len_bytes() + 3, size(&store));
+        let legacy = raw(json!({"data": {"x": 1}}));
+        assert!(store.update(&legacy).unwrap().replaced_kind);
+        assert_eq!(store.len_bytes() + 2, size(&store));
+        assert_eq!(store.kinds(), [StateKind::Legacy]);
+    }
+
+    #[test]
+    fn no_state_gives_an_empty_singer_value() {
+        let store = StateStore::default();
+        assert_eq!(store.singer_value().get(), r#"{"airbyte_state":[]}"#);
+        assert!(
+            StateStore::from_input(store.singer_value().get().as_bytes())
+                .unwrap()
+                .is_empty()
+        );
     }
 }
