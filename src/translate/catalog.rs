@@ -12,7 +12,7 @@ use super::schema;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::{json, Map, Value};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 /// Metadata key (stream level) holding the discovered Airbyte stream verbatim.
 pub const AIRBYTE_STREAM_KEY: &str = "airbyte-stream";
@@ -25,6 +25,16 @@ pub enum CatalogError {
     BadSingerCatalog(serde_json::Error),
     #[error("catalog entry `{0}` matches no stream of the connector (run --discover again?)")]
     UnknownStream(String),
+    #[error("the catalog has more than one entry with tap_stream_id `{0}`; each stream must appear once")]
+    DuplicateStreamId(String),
+    #[error(
+        "catalog entries `{first}` and `{second}` are both the connector's stream `{stream}`; select it once"
+    )]
+    DuplicateStream {
+        stream: String,
+        first: String,
+        second: String,
+    },
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -272,6 +282,15 @@ impl CatalogEntry {
             .collect()
     }
 
+    /// Top-level properties whose metadata says `selected: true`.
+    fn explicitly_selected_properties(&self) -> impl Iterator<Item = &str> {
+        self.metadata
+            .iter()
+            .filter(|m| m.breadcrumb.len() == 2 && m.breadcrumb[0] == "properties")
+            .filter(|m| m.metadata.get("selected").and_then(Value::as_bool) == Some(true))
+            .map(|m| m.breadcrumb[1].as_str())
+    }
+
     /// The Airbyte stream this entry was discovered from, when it carries it.
     pub fn embedded_stream(&self) -> Option<&Value> {
         self.stream_metadata()?.get(AIRBYTE_STREAM_KEY)
@@ -327,6 +346,9 @@ pub struct SyncPlan {
 
 /// Builds the sync plan from a Singer catalog (or, without one, from every discovered stream with its
 /// defaults). `discovered` is needed only when [`needs_discover`] says so.
+///
+/// A catalog with two entries of the same `tap_stream_id`, or two selected entries of the same
+/// Airbyte stream, is an error: which one the user meant cannot be known.
 pub fn plan(
     catalog: Option<&SingerCatalog>,
     discovered: Option<&[(Stream, Value)]>,
@@ -347,14 +369,20 @@ pub fn plan(
         }
         None => HashMap::new(),
     };
+    let mut ids: HashSet<&str> = HashSet::with_capacity(catalog.streams.len());
+    for entry in &catalog.streams {
+        if !ids.insert(entry.tap_stream_id.as_str()) {
+            return Err(CatalogError::DuplicateStreamId(entry.tap_stream_id.clone()));
+        }
+    }
+    let mut planned: HashMap<StreamDescriptor, &str> = HashMap::new();
     let mut configured = Vec::new();
     let mut plans = Vec::new();
     let mut notes = Vec::new();
     for entry in catalog.streams.iter().filter(|e| e.is_selected()) {
         let (stream, verbatim) = match entry.embedded_stream() {
             Some(v) => (
-                serde_json::from_value::<Stream>(v.clone())
-                    .map_err(CatalogError::BadSingerCatalog)?,
+                Stream::deserialize(v).map_err(CatalogError::BadSingerCatalog)?,
                 v.clone(),
             ),
             None => {
@@ -364,6 +392,13 @@ pub fn plan(
                 (found.0.clone(), found.1.clone())
             }
         };
+        if let Some(first) = planned.insert(stream.descriptor(), &entry.tap_stream_id) {
+            return Err(CatalogError::DuplicateStream {
+                stream: stream.descriptor().to_string(),
+                first: first.to_string(),
+                second: entry.tap_stream_id.clone(),
+            });
+        }
         let wants_incremental = match entry.replication_method() {
             Some(m) => m.eq_ignore_ascii_case("INCREMENTAL") || m.eq_ignore_ascii_case("LOG_BASED"),
             None => true,
@@ -398,20 +433,34 @@ pub fn plan(
             c["cursor_field"] = json!(cursor.clone().unwrap_or_default());
         }
         configured.push(c);
+        if let Some(known) = stream
+            .json_schema
+            .get("properties")
+            .and_then(Value::as_object)
+        {
+            for name in entry.explicitly_selected_properties() {
+                if !known.contains_key(name) {
+                    notes.push(format!(
+                        "stream `{}`: property `{name}` is selected but is not in the stream's schema; \
+                         the connector will not send it (misspelt, or run --discover again?)",
+                        entry.tap_stream_id
+                    ));
+                }
+            }
+        }
         let excluded = entry.excluded_properties();
         let mut singer_schema = entry.schema.clone();
-        if let Some(props) = singer_schema
-            .get_mut("properties")
-            .and_then(Value::as_object_mut)
-        {
-            props.retain(|k, _| !excluded.contains(k));
+        if !excluded.is_empty() {
+            let gone: HashSet<&str> = excluded.iter().map(String::as_str).collect();
+            if let Some(props) = singer_schema
+                .get_mut("properties")
+                .and_then(Value::as_object_mut)
+            {
+                props.retain(|k, _| !gone.contains(k.as_str()));
+            }
         }
-        if let Some(required) = singer_schema
-            .get_mut("required")
-            .and_then(Value::as_array_mut)
-        {
-            required.retain(|k| !k.as_str().is_some_and(|k| excluded.iter().any(|e| e == k)));
-        }
+        // Connectors leave out keys whose value is null: nothing is `required` in what is emitted.
+        schema::relax(&mut singer_schema);
         plans.push(StreamPlan {
             descriptor: stream.descriptor(),
             singer_name: entry.tap_stream_id.clone(),
@@ -606,5 +655,88 @@ mod tests {
     fn no_catalog_syncs_everything() {
         let p = plan(None, Some(&sample())).unwrap();
         assert_eq!(p.streams.len(), 3);
+    }
+
+    #[test]
+    fn a_duplicate_tap_stream_id_is_rejected() {
+        let mut catalog = to_singer(&sample());
+        let mut copy = catalog.streams[0].clone();
+        copy.metadata.clear(); // no embedded stream, and selected
+        catalog.streams.push(copy);
+        let err = plan(Some(&catalog), Some(&sample())).unwrap_err();
+        assert!(
+            matches!(&err, CatalogError::DuplicateStreamId(id) if id == "users"),
+            "{err}"
+        );
+        assert!(err
+            .to_string()
+            .contains("more than one entry with tap_stream_id `users`"));
+        // Even when the second one is not selected: which entry the user meant is unknown.
+        let mut catalog = to_singer(&sample());
+        let mut copy = catalog.streams[1].clone();
+        for m in &mut copy.metadata {
+            if m.breadcrumb.is_empty() {
+                m.metadata.insert("selected".into(), json!(false));
+            }
+        }
+        catalog.streams.push(copy);
+        assert!(matches!(
+            plan(Some(&catalog), None),
+            Err(CatalogError::DuplicateStreamId(_))
+        ));
+    }
+
+    #[test]
+    fn two_selected_entries_of_one_stream_are_rejected() {
+        let mut catalog = to_singer(&sample());
+        let mut copy = catalog.streams[0].clone();
+        copy.tap_stream_id = "users_again".into();
+        catalog.streams.push(copy);
+        let err = plan(Some(&catalog), None).unwrap_err();
+        assert!(
+            err.to_string().contains("`users` and `users_again`"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_selected_property_the_schema_lacks_is_noted() {
+        let mut catalog = to_singer(&sample());
+        catalog.streams[0].metadata.push(MetadataEntry {
+            breadcrumb: vec!["properties".into(), "nmae".into()],
+            metadata: json!({"selected": true}).as_object().unwrap().clone(),
+        });
+        for m in &mut catalog.streams[0].metadata {
+            if m.breadcrumb == ["properties", "name"] {
+                m.metadata.insert("selected".into(), json!(true));
+            }
+        }
+        let p = plan(Some(&catalog), None).unwrap();
+        assert_eq!(p.notes.len(), 1, "{:?}", p.notes);
+        assert!(p.notes[0].contains("`users`") && p.notes[0].contains("`nmae`"));
+    }
+
+    #[test]
+    fn the_emitted_schema_requires_nothing_even_from_an_older_catalog() {
+        let s = streams(
+            json!([{"name": "t", "json_schema": {"type": "object", "required": ["id", "category"],
+            "properties": {"id": {"type": "integer"}, "category": {"type": "string"},
+                           "at": {"type": "string", "format": "date-time", "airbyte_type": "timestamp_without_timezone"},
+                           "obj": {"type": "object", "required": ["x"], "properties": {"x": {"type": "string"}}}}},
+            "supported_sync_modes": ["full_refresh"], "source_defined_primary_key": [["id"]]}]),
+        );
+        let mut catalog = to_singer(&s);
+        assert!(!catalog.streams[0].schema.to_string().contains("required"));
+        // A catalog written by an older version still has them: the plan drops them too.
+        catalog.streams[0].schema = s[0].0.json_schema.clone();
+        let p = plan(Some(&catalog), None).unwrap();
+        let schema = &p.streams[0].schema;
+        assert!(!schema.to_string().contains("required"), "{schema}");
+        assert!(schema["properties"]["at"].get("format").is_none());
+        assert_eq!(
+            p.streams[0].key_properties,
+            ["id"],
+            "key properties are kept"
+        );
     }
 }
