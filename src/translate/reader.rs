@@ -7,6 +7,19 @@
 //! Ordering contract: output is written in the order the connector wrote its lines, through one
 //! writer. A STATE is written after every record that preceded it, and the writer is flushed right
 //! after it, so a STATE never reaches stdout before the records it covers.
+//!
+//! Damage: a line that could have been a RECORD (or STATE) and is not delivered — unreadable, torn,
+//! prefixed with junk, `data` that is not an object, a stream that is not being synced or that a
+//! name without namespace cannot pick — is counted in [`Outcome::damaged_lines`]. After the first,
+//! no STATE is written (it could claim a lost record) and the run fails.
+//!
+//! STATE output: every Singer STATE holds the whole merged state, so writing one per connector
+//! STATE would be quadratic when the state is large (many streams, a big input state). A changed
+//! state is written at once while it is small (≤ [`SMALL_STATE_BYTES`]); a larger one only once the
+//! records written since the last STATE amount to 1/[`STATE_TO_RECORD_RATIO`] of its size, so
+//! STATE output stays within a constant factor of record output. What is held back is written by
+//! [`Reader::end_of_sync`] (or before the first damage): the last STATE of a run is always the
+//! latest state.
 use super::airbyte::{
     ConnectionStatus, Control, Envelope, Fields, StreamDescriptor, Trace, TraceError,
 };
@@ -16,8 +29,13 @@ use super::singer;
 use super::state::StateStore;
 use serde_json::value::RawValue;
 use std::borrow::Cow;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::io::{self, Write};
+
+/// A merged state up to this size is written at every change.
+pub const SMALL_STATE_BYTES: usize = 8 * 1024;
+/// Above [`SMALL_STATE_BYTES`], STATE bytes written stay within this factor of record bytes.
+pub const STATE_TO_RECORD_RATIO: u64 = 4;
 
 /// What a run of the connector produced besides the Singer stream.
 #[derive(Debug, Default)]
@@ -29,7 +47,10 @@ pub struct Outcome {
     /// New connector configs from CONTROL messages, oldest first.
     pub control_configs: Vec<Box<RawValue>>,
     pub records: u64,
+    /// Singer STATE messages written.
     pub states: u64,
+    /// RECORDs not delivered because their stream is not being synced (also counted as damage
+    /// during a sync).
     pub records_dropped: u64,
     pub not_json_lines: u64,
     /// Lines that looked like Airbyte messages but could not be read (after the first, no STATE
@@ -40,7 +61,7 @@ pub struct Outcome {
 
 struct OutStream {
     descriptor: StreamDescriptor,
-    excluded: Vec<String>,
+    excluded: HashSet<String>,
     prefix: Vec<u8>,
     schema_line: Vec<u8>,
     records: u64,
@@ -49,8 +70,16 @@ struct OutStream {
 /// Translates the output of one connector run.
 pub struct Reader {
     streams: Vec<OutStream>,
+    /// Stream name → indexes in `streams` (several when namespaces differ).
+    by_name: HashMap<String, Vec<usize>>,
     last: usize,
+    /// A sync (records are expected) rather than `spec`, `check` or `discover`.
+    syncing: bool,
     state: StateStore,
+    /// The merged state changed since the last STATE written (or since the start).
+    state_pending: bool,
+    /// Bytes of RECORD lines written since the last STATE.
+    record_bytes_since_state: u64,
     outcome: Outcome,
     unknown_streams: HashSet<StreamDescriptor>,
     /// Reused buffer for records re-encoded without their deselected properties.
@@ -65,7 +94,9 @@ const MAX_LOGGED_LINE: usize = 2000;
 impl Reader {
     /// A reader for `spec`, `check` and `discover`, which emit no Singer messages.
     pub fn command() -> Reader {
-        Reader::sync(&[], StateStore::default())
+        let mut r = Reader::sync(&[], StateStore::default());
+        r.syncing = false;
+        r
     }
 
     /// A reader for `read`, with the streams being synced and the state the sync started from.
@@ -74,7 +105,7 @@ impl Reader {
             .iter()
             .map(|p| OutStream {
                 descriptor: p.descriptor.clone(),
-                excluded: p.excluded.clone(),
+                excluded: p.excluded.iter().cloned().collect(),
                 prefix: singer::record_prefix(&p.singer_name),
                 schema_line: singer::schema_line(
                     &p.singer_name,
@@ -84,11 +115,22 @@ impl Reader {
                 ),
                 records: 0,
             })
-            .collect();
+            .collect::<Vec<_>>();
+        let mut by_name: HashMap<String, Vec<usize>> = HashMap::with_capacity(streams.len());
+        for (i, s) in streams.iter().enumerate() {
+            by_name
+                .entry(s.descriptor.name.clone())
+                .or_default()
+                .push(i);
+        }
         Reader {
             streams,
+            by_name,
             last: 0,
+            syncing: true,
             state,
+            state_pending: false,
+            record_bytes_since_state: 0,
             outcome: Outcome::default(),
             unknown_streams: HashSet::new(),
             redactor: Redactor::default(),
@@ -117,6 +159,16 @@ impl Reader {
         Ok(())
     }
 
+    /// Ends a sync that is known to be complete and successful: writes the latest merged state as
+    /// a STATE if no STATE was written yet (a connector that emits none: the state it started from)
+    /// or if the latest one was held back, unless a line was damaged. Flushes `out`.
+    pub fn end_of_sync(&mut self, out: &mut impl Write) -> io::Result<()> {
+        if self.outcome.damaged_lines == 0 && (self.outcome.states == 0 || self.state_pending) {
+            self.write_state(out)?;
+        }
+        out.flush()
+    }
+
     pub fn finish(self) -> Outcome {
         self.outcome
     }
@@ -131,16 +183,18 @@ impl Reader {
         let start = line.iter().position(|b| !b.is_ascii_whitespace());
         let Some(start) = start else { return Ok(()) };
         if line[start] != b'{' {
+            if could_carry_data(line) {
+                // `\0{"type":"RECORD",…}`: bytes before the message; what else is wrong is unknown.
+                return self.damaged(line, "a message with bytes before its `{`", out);
+            }
             self.not_json(line, None);
             return Ok(());
         }
-        let envelope_like = looks_like_envelope(&line[start..]);
         // Validating UTF-8 once for the whole line lets the parser skip it for every string in it.
         let text = match std::str::from_utf8(line) {
             Ok(t) => t,
-            Err(_) if envelope_like => {
-                self.damaged(line, "it is not valid UTF-8");
-                return Ok(());
+            Err(_) if could_carry_data(line) => {
+                return self.damaged(line, "it is not valid UTF-8", out);
             }
             Err(_) => {
                 self.not_json(line, None);
@@ -149,9 +203,8 @@ impl Reader {
         };
         let envelope: Envelope = match serde_json::from_str(text) {
             Ok(e) => e,
-            Err(e) if envelope_like => {
-                self.damaged(line, &e.to_string());
-                return Ok(());
+            Err(e) if unreadable_could_be_message(text) => {
+                return self.damaged(line, &e.to_string(), out);
             }
             Err(e) => {
                 self.not_json(line, Some(e));
@@ -160,25 +213,8 @@ impl Reader {
         };
         match envelope.kind.as_ref() {
             "RECORD" => match envelope.record {
-                Some(r) => {
-                    let namespace = r.namespace.as_deref();
-                    match self.find(&r.stream, namespace) {
-                        Some(i) => {
-                            let s = &mut self.streams[i];
-                            s.records += 1;
-                            self.outcome.records += 1;
-                            let at = r.emitted_at.map(|f| f as i64);
-                            if s.excluded.is_empty() {
-                                singer::write_record(out, &s.prefix, r.data.get().as_bytes(), at)?;
-                            } else {
-                                without(&s.excluded, r.data, &mut self.scratch);
-                                singer::write_record(out, &s.prefix, &self.scratch, at)?;
-                            }
-                        }
-                        None => self.unknown_stream(&r.stream, namespace),
-                    }
-                }
-                None => self.damaged(line, "a RECORD without `record`"),
+                Some(r) => self.on_record(line, r, out)?,
+                None => self.damaged(line, "a RECORD without `record`", out)?,
             },
             "STATE" => match envelope.state {
                 Some(raw) => self.on_state(raw, out)?,
@@ -192,6 +228,7 @@ impl Reader {
                     connector_log(log.level.as_deref().unwrap_or("INFO"), &message);
                     if let Some(st) = log.stack_trace.as_deref() {
                         let st = self.redactor.redact(st);
+                        let st = one_line(&st);
                         tracing::debug!(target: "connector", stack_trace = %st, "stack trace of the previous log line");
                     }
                 }
@@ -216,39 +253,99 @@ impl Reader {
         Ok(())
     }
 
-    fn find(&mut self, name: &str, namespace: Option<&str>) -> Option<usize> {
+    fn on_record(
+        &mut self,
+        line: &[u8],
+        r: super::airbyte::RecordView<'_>,
+        out: &mut impl Write,
+    ) -> io::Result<()> {
+        let data = r.data.get().trim_start();
+        if !data.starts_with('{') {
+            return self.damaged(line, "a RECORD whose `data` is not a JSON object", out);
+        }
+        let namespace = r.namespace.as_deref();
+        let i = match self.find(&r.stream, namespace) {
+            Ok(i) => i,
+            Err(miss) => return self.unknown_stream(&r.stream, namespace, miss, out),
+        };
+        let s = &mut self.streams[i];
+        s.records += 1;
+        self.outcome.records += 1;
+        let at = r.emitted_at.map(|f| f as i64);
+        let written = if s.excluded.is_empty() {
+            singer::write_record(out, &s.prefix, data.as_bytes(), at)?;
+            data.len()
+        } else {
+            without(&s.excluded, r.data, &mut self.scratch);
+            singer::write_record(out, &s.prefix, &self.scratch, at)?;
+            self.scratch.len()
+        };
+        self.record_bytes_since_state += (s.prefix.len() + written + 40) as u64;
+        Ok(())
+    }
+
+    /// The synced stream a record belongs to: (namespace, name) exactly, or, for a record without a
+    /// namespace, the one stream of that name.
+    fn find(&mut self, name: &str, namespace: Option<&str>) -> Result<usize, Miss> {
         let hit = |s: &OutStream| {
             s.descriptor.name == name && s.descriptor.namespace.as_deref() == namespace
         };
         if self.streams.get(self.last).is_some_and(hit) {
-            return Some(self.last);
+            return Ok(self.last);
         }
-        let found = self.streams.iter().position(hit).or_else(|| {
+        let same_name = self.by_name.get(name).map_or(&[][..], Vec::as_slice);
+        let found = match same_name
+            .iter()
+            .find(|&&i| self.streams[i].descriptor.namespace.as_deref() == namespace)
+        {
+            Some(&i) => i,
             // A connector that leaves `namespace` off its records: match on the name when unambiguous.
-            let mut same_name = self
-                .streams
-                .iter()
-                .enumerate()
-                .filter(|(_, s)| s.descriptor.name == name);
-            match (namespace, same_name.next(), same_name.next()) {
-                (None, Some((i, _)), None) => Some(i),
-                _ => None,
-            }
-        })?;
+            None => match (namespace, same_name) {
+                (None, [i]) => *i,
+                (None, [_, _, ..]) => return Err(Miss::Ambiguous),
+                _ => return Err(Miss::Unknown),
+            },
+        };
         self.last = found;
-        Some(found)
+        Ok(found)
     }
 
-    fn unknown_stream(&mut self, name: &str, namespace: Option<&str>) {
+    /// A RECORD of no synced stream. During a sync it is damage: a misspelt stream or namespace,
+    /// or a name that several namespaces share, means records the user asked for are not delivered.
+    fn unknown_stream(
+        &mut self,
+        name: &str,
+        namespace: Option<&str>,
+        miss: Miss,
+        out: &mut impl Write,
+    ) -> io::Result<()> {
         self.outcome.records_dropped += 1;
         let sd = StreamDescriptor {
             name: name.to_string(),
             namespace: namespace.map(str::to_string),
         };
-        if !self.unknown_streams.contains(&sd) {
-            tracing::warn!(stream = %sd, "records of a stream that is not being synced; dropping them");
-            self.unknown_streams.insert(sd);
+        let first_of_stream = self.unknown_streams.insert(sd.clone());
+        if !self.syncing {
+            if first_of_stream {
+                tracing::warn!(stream = %sd, "records outside a sync; dropping them");
+            }
+            return Ok(());
         }
+        let why = match miss {
+            Miss::Unknown => format!("a RECORD of `{sd}`, a stream that is not being synced"),
+            Miss::Ambiguous => {
+                let mut candidates: Vec<String> = self.by_name[name]
+                    .iter()
+                    .map(|&i| self.streams[i].descriptor.to_string())
+                    .collect();
+                candidates.sort();
+                format!(
+                    "a RECORD of `{name}` without a namespace, which matches several synced streams ({})",
+                    candidates.join(", ")
+                )
+            }
+        };
+        self.damage(out, first_of_stream, || why)
     }
 
     fn on_state(&mut self, raw: &RawValue, out: &mut impl Write) -> io::Result<()> {
@@ -259,20 +356,35 @@ impl Reader {
             return Ok(());
         }
         match self.state.update(raw) {
-            Ok(changed) => {
-                if changed {
-                    tracing::warn!("the connector changed its state type; the state given at start is replaced");
+            Ok(merged) => {
+                if merged.replaced_kind {
+                    tracing::warn!("the connector changed its state type (LEGACY ⇄ STREAM/GLOBAL); the state held so far is replaced");
                 }
-                singer::write_state(out, &self.state.singer_value(raw))?;
-                self.outcome.states += 1;
-                // The STATE and every record before it reach the reader of stdout now.
-                out.flush()
+                self.state_pending |= merged.changed;
+                let size = self.state.len_bytes();
+                if self.state_pending
+                    && (size <= SMALL_STATE_BYTES
+                        || self.record_bytes_since_state * STATE_TO_RECORD_RATIO >= size as u64)
+                {
+                    self.write_state(out)?;
+                }
+                Ok(())
             }
             Err(e) => {
                 tracing::error!(error = %e, "a STATE message the tap cannot use; not emitted");
                 Ok(())
             }
         }
+    }
+
+    /// Writes the merged state as a Singer STATE, then flushes: the STATE and every record before
+    /// it reach the reader of stdout now.
+    fn write_state(&mut self, out: &mut impl Write) -> io::Result<()> {
+        singer::write_state(out, &self.state.singer_value())?;
+        self.outcome.states += 1;
+        self.state_pending = false;
+        self.record_bytes_since_state = 0;
+        out.flush()
     }
 
     fn on_trace(&mut self, raw: &RawValue) {
@@ -300,8 +412,12 @@ impl Reader {
                 .into_iter()
                 .flatten()
                 {
+                    // Masked, and on one line: the message is logged and reported as it is kept.
                     if let Cow::Owned(masked) = self.redactor.redact(text) {
                         *text = masked;
+                    }
+                    if let Cow::Owned(single) = one_line(text) {
+                        *text = single;
                     }
                 }
                 tracing::error!(
@@ -312,10 +428,10 @@ impl Reader {
                     error.message.as_deref().unwrap_or("(no message)")
                 );
                 if let Some(m) = error.internal_message.as_deref() {
-                    tracing::debug!(target: "connector", internal_message = m);
+                    tracing::debug!(target: "connector", internal_message = %m);
                 }
                 if let Some(st) = error.stack_trace.as_deref() {
-                    tracing::debug!(target: "connector", stack_trace = st);
+                    tracing::debug!(target: "connector", stack_trace = %st);
                 }
                 self.outcome.errors.push(error);
             }
@@ -365,16 +481,33 @@ impl Reader {
     }
 
     /// A line that looks like an Airbyte message but cannot be read: data may be lost.
-    fn damaged(&mut self, line: &[u8], why: &str) {
-        self.outcome.damaged_lines += 1;
+    fn damaged(&mut self, line: &[u8], why: &str, out: &mut impl Write) -> io::Result<()> {
         let shown = self
             .redactor
             .redact(&String::from_utf8_lossy(&line[..line.len().min(200)]))
             .into_owned();
-        tracing::error!(target: "connector", "an Airbyte message that cannot be read ({why}): {shown}");
-        self.outcome
-            .first_damage
-            .get_or_insert_with(|| format!("{why}: {shown}"));
+        let shown = one_line(&shown).into_owned();
+        self.damage(out, true, || format!("{why}: {shown}"))
+    }
+
+    /// Counts a line of damage (logged when `log`). Before the first, a STATE held back is written:
+    /// it covers only records before the damage, all delivered.
+    fn damage(
+        &mut self,
+        out: &mut impl Write,
+        log: bool,
+        what: impl FnOnce() -> String,
+    ) -> io::Result<()> {
+        if self.outcome.damaged_lines == 0 && self.state_pending {
+            self.write_state(out)?;
+        }
+        self.outcome.damaged_lines += 1;
+        if log || self.outcome.first_damage.is_none() {
+            let what = what();
+            tracing::error!(target: "connector", "an Airbyte message that cannot be read or delivered ({what})");
+            self.outcome.first_damage.get_or_insert(what);
+        }
+        Ok(())
     }
 
     fn not_json(&mut self, line: &[u8], error: Option<serde_json::Error>) {
@@ -382,6 +515,7 @@ impl Reader {
         let shown = &line[..line.len().min(MAX_LOGGED_LINE)];
         let text = String::from_utf8_lossy(shown);
         let text = self.redactor.redact(&text);
+        let text = one_line(&text);
         let cut = if line.len() > MAX_LOGGED_LINE {
             " […]"
         } else {
@@ -398,14 +532,18 @@ impl Reader {
 
 /// `data` re-encoded without the `excluded` top-level properties (values untouched), into `buf`.
 /// Data that is not an object is passed on as it is.
-fn without(excluded: &[String], data: &RawValue, buf: &mut Vec<u8>) {
+fn without(excluded: &HashSet<String>, data: &RawValue, buf: &mut Vec<u8>) {
     buf.clear();
     let Ok(fields) = serde_json::from_str::<Fields>(data.get()) else {
         buf.extend_from_slice(data.get().as_bytes());
         return;
     };
     buf.push(b'{');
-    for (key, value) in fields.0.iter().filter(|(k, _)| !excluded.contains(k)) {
+    for (key, value) in fields
+        .0
+        .iter()
+        .filter(|(k, _)| !excluded.contains(k.as_str()))
+    {
         if buf.len() > 1 {
             buf.push(b',');
         }
@@ -416,27 +554,86 @@ fn without(excluded: &[String], data: &RawValue, buf: &mut Vec<u8>) {
     buf.push(b'}');
 }
 
-/// Does a line that starts with `{` look like an Airbyte message: `{"type"` first (as the Python
-/// and Java CDKs write them), or a RECORD or STATE type anywhere? Other JSON (a connector's JSON
-/// log lines, pretty-printed fragments) is only logged.
-fn looks_like_envelope(line: &[u8]) -> bool {
-    let rest = &line[1..];
-    let start = rest
+/// Why a record was not matched to a synced stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Miss {
+    Unknown,
+    Ambiguous,
+}
+
+/// The fields of a line that is valid JSON but no readable Airbyte message.
+#[derive(serde::Deserialize)]
+struct Loose<'a> {
+    #[serde(rename = "type", borrow, default)]
+    kind: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    record: Option<&'a RawValue>,
+}
+
+/// Could this line, which is not a readable Airbyte message but starts with `{` and is UTF-8,
+/// have been one? Valid JSON: when its `type` is RECORD or STATE, when `type` is its first key
+/// (as the CDKs write messages), or when it has no `type` but a `record` object. Not JSON: see
+/// [`could_carry_data`]. Other JSON (a connector's JSON log lines) is only logged.
+fn unreadable_could_be_message(text: &str) -> bool {
+    match serde_json::from_str::<Loose>(text) {
+        Ok(loose) => {
+            type_first(text.as_bytes())
+                || loose
+                    .kind
+                    .is_some_and(|k| matches!(k.get(), "\"RECORD\"" | "\"STATE\""))
+                || (loose.kind.is_none() && loose.record.is_some_and(|r| r.get().starts_with('{')))
+        }
+        Err(_) => could_carry_data(text.as_bytes()),
+    }
+}
+
+/// Could these bytes (torn, invalid, or with junk before the message) have been an Airbyte
+/// message carrying data? `{"type"` first, a `"type"` key whose value is `"RECORD"` or `"STATE"`,
+/// or a `"record"` key whose value is an object, whatever the field order and spacing.
+fn could_carry_data(line: &[u8]) -> bool {
+    let start = line.iter().position(|&b| b == b'{').unwrap_or(line.len());
+    if type_first(&line[start..]) {
+        return true;
+    }
+    let value_after = |key: &[u8], accept: &dyn Fn(&[u8]) -> bool| {
+        memchr::memmem::find_iter(line, key).any(|at| {
+            let rest = skip_ws(&line[at + key.len()..]);
+            rest.first() == Some(&b':') && accept(skip_ws(&rest[1..]))
+        })
+    };
+    value_after(b"\"type\"", &|v| {
+        v.starts_with(b"\"RECORD\"") || v.starts_with(b"\"STATE\"")
+    }) || value_after(b"\"record\"", &|v| v.first() == Some(&b'{'))
+}
+
+/// `{` then `"type"` (after optional whitespace).
+fn type_first(line: &[u8]) -> bool {
+    line.first() == Some(&b'{') && skip_ws(&line[1..]).starts_with(b"\"type\"")
+}
+
+fn skip_ws(bytes: &[u8]) -> &[u8] {
+    let n = bytes
         .iter()
         .position(|b| !b.is_ascii_whitespace())
-        .unwrap_or(rest.len());
-    rest[start..].starts_with(b"\"type\"")
-        || [
-            &b"\"type\":\"RECORD\""[..],
-            b"\"type\": \"RECORD\"",
-            b"\"type\":\"STATE\"",
-            b"\"type\": \"STATE\"",
-        ]
-        .iter()
-        .any(|needle| memchr::memmem::find(line, needle).is_some())
+        .unwrap_or(bytes.len());
+    &bytes[n..]
+}
+
+/// A connector's text as one log line: line breaks become `\n` (and `\r`), so a multi-line message
+/// or stack trace cannot spill onto stderr lines without the tap's prefix.
+fn one_line(text: &str) -> Cow<'_, str> {
+    if !text.contains(['\n', '\r']) {
+        return Cow::Borrowed(text);
+    }
+    Cow::Owned(
+        text.replace("\r\n", "\\n")
+            .replace('\n', "\\n")
+            .replace('\r', "\\r"),
+    )
 }
 
 fn connector_log(level: &str, message: &str) {
+    let message = one_line(message);
     match level {
         "FATAL" | "ERROR" => tracing::error!(target: "connector", "{message}"),
         "WARN" | "WARNING" => tracing::warn!(target: "connector", "{message}"),
@@ -497,9 +694,9 @@ mod tests {
                 "\n",
                 r#"{"type":"RECORD","record":{"stream":"a","namespace":"x","data":{"id":2},"emitted_at":1000}}"#,
                 "\n",
-                r#"{"type":"RECORD","record":{"stream":"zzz","data":{"id":3},"emitted_at":0}}"#,
-                "\n",
                 r#"{"type":"STATE","state":{"type":"STREAM","stream":{"stream_descriptor":{"name":"a"},"stream_state":{"c":1}}}}"#,
+                "\n",
+                r#"{"type":"RECORD","record":{"stream":"zzz","data":{"id":3},"emitted_at":0}}"#,
                 "\n",
                 "{broken json\n",
                 r#"{"type":"TRACE","trace":{"type":"ERROR","emitted_at":1.5,"error":{"message":"boom","failure_type":"config_error"}}}"#,
@@ -520,6 +717,10 @@ mod tests {
         assert_eq!(
             (o.records, o.records_dropped, o.states, o.not_json_lines),
             (2, 1, 1, 2)
+        );
+        assert_eq!(
+            o.damaged_lines, 1,
+            "a record of a stream not synced is damage"
         );
         assert_eq!(o.errors[0].failure_type.as_deref(), Some("config_error"));
     }
@@ -547,7 +748,8 @@ mod tests {
         let data =
             RawValue::from_string(r#"{"id":1,"secret":"x","n":1.50,"q\"k":{"gone":1}}"#.into())
                 .unwrap();
-        without(&["secret".into(), "gone".into()], &data, &mut bytes);
+        let excluded = HashSet::from(["secret".to_string(), "gone".to_string()]);
+        without(&excluded, &data, &mut bytes);
         assert_eq!(
             String::from_utf8(bytes).unwrap(),
             r#"{"id":1,"n":1.50,"q\"k":{"gone":1}}"#
@@ -671,5 +873,434 @@ mod tests {
         let text = String::from_utf8(p.buf).unwrap();
         assert!(text.find("RECORD").unwrap() < text.find("STATE").unwrap());
         assert!(!text.contains("time_extracted"));
+    }
+
+    fn kinds(out: &[Value]) -> Vec<&str> {
+        out.iter().map(|m| m["type"].as_str().unwrap()).collect()
+    }
+
+    /// A record, a STATE, the line under test, a record, a STATE: when the line could have been a
+    /// record, it is damage and the second STATE is withheld.
+    fn around(bad: &[u8]) -> (Vec<Value>, Outcome) {
+        let mut r = Reader::sync(
+            &[
+                plan("a", None),
+                plan("items", Some("x")),
+                plan("items", Some("y")),
+            ],
+            StateStore::default(),
+        );
+        let mut out = Vec::new();
+        r.begin(&mut out).unwrap();
+        let lines: [&[u8]; 5] = [
+            br#"{"type":"RECORD","record":{"stream":"a","data":{"id":1}}}"#,
+            br#"{"type":"STATE","state":{"type":"STREAM","stream":{"stream_descriptor":{"name":"a"},"stream_state":{"c":1}}}}"#,
+            bad,
+            br#"{"type":"RECORD","record":{"stream":"a","data":{"id":3}}}"#,
+            br#"{"type":"STATE","state":{"type":"STREAM","stream":{"stream_descriptor":{"name":"a"},"stream_state":{"c":3}}}}"#,
+        ];
+        for line in lines {
+            r.on_line(line, &mut out).unwrap();
+        }
+        r.end_of_sync(&mut out).unwrap();
+        let values = String::from_utf8(out)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        (values, r.finish())
+    }
+
+    #[test]
+    fn a_line_that_could_have_been_a_record_is_damage_whatever_the_field_order() {
+        let damaged: &[&[u8]] = &[
+            // Torn, `type` last or never reached.
+            br#"{"record":{"stream":"a","data":{"id":2}},"type":"RECORD""#,
+            br#"{"record":{"stream":"a","data":{"id":2}}"#,
+            br#"{"record":{"stream":"a","data":{"id":"#,
+            // Invalid JSON, `type` not first, any spacing.
+            br#"{"record":{"stream":"a","data":{"id":2},},"type":"RECORD"}"#,
+            br#"{ "record" : {"stream":"a","data":{"id":2}} , "type" : "RECORD" , }"#,
+            br#"{"emitted_at":1,"type"	:	"RECORD","record":{"stream":"a","data":{"id":2}}"#,
+            // Valid JSON that is no readable RECORD.
+            br#"{"record":{"stream":"a","data":{"id":2}}}"#,
+            br#"{"emitted_at":1,"type":"RECORD","record":{"stream":"a"}}"#,
+            br#"{"record":{"stream":"a","data":{"id":2}},"type":"RECORD","type":"RECORD"}"#,
+            br#"{"type":"RECORD","record":{"stream":"a","data":{"id":2}},"type":"RECORD"}"#,
+            br#"{"record":{"stream":"a","data":{"id":2},"emitted_at":"x"},"type":"RECORD"}"#,
+            // Bytes before the message.
+            b"\0{\"type\":\"RECORD\",\"record\":{\"stream\":\"a\",\"data\":{\"id\":2}}}",
+            b"\xef\xbb\xbf{\"type\":\"RECORD\",\"record\":{\"stream\":\"a\",\"data\":{\"id\":2}}}",
+            b"\x1b[0m{\"record\":{\"stream\":\"a\",\"data\":{\"id\":2}},\"type\":\"RECORD\"}",
+            // Invalid UTF-8, `type` last.
+            b"{\"record\":{\"stream\":\"a\",\"data\":{\"s\":\"\xff\"}},\"type\":\"RECORD\"}",
+            // A stream that is not synced: misspelt, wrong namespace, or ambiguous without one.
+            br#"{"type":"RECORD","record":{"stream":"A","data":{"id":2}}}"#,
+            br#"{"type":"RECORD","record":{"stream":"a","namespace":"public","data":{"id":2}}}"#,
+            br#"{"type":"RECORD","record":{"stream":"items","data":{"id":2}}}"#,
+            br#"{"type":"RECORD","record":{"stream":"items","namespace":"z","data":{"id":2}}}"#,
+        ];
+        for bad in damaged {
+            let (out, o) = around(bad);
+            let shown = String::from_utf8_lossy(bad);
+            assert_eq!(
+                kinds(&out),
+                ["SCHEMA", "SCHEMA", "SCHEMA", "RECORD", "STATE", "RECORD"],
+                "{shown}"
+            );
+            assert_eq!(out[3]["record"]["id"], 1, "{shown}");
+            assert_eq!(o.damaged_lines, 1, "{shown}");
+            assert_eq!((o.records, o.states), (2, 1), "{shown}");
+            assert!(o.first_damage.is_some(), "{shown}");
+        }
+        let (_, o) = around(br#"{"type":"RECORD","record":{"stream":"items","data":{"id":2}}}"#);
+        let first = o.first_damage.unwrap();
+        assert!(first.contains("x.items, y.items"), "{first}");
+        let (_, o) = around(br#"{"type":"RECORD","record":{"stream":"A","data":{"id":2}}}"#);
+        assert!(o
+            .first_damage
+            .unwrap()
+            .contains("`A`, a stream that is not being synced"));
+        assert_eq!(o.records_dropped, 1);
+    }
+
+    #[test]
+    fn lines_that_could_not_have_been_records_are_only_logged() {
+        let logged: &[&[u8]] = &[
+            b"plain text from a Java connector",
+            b"{",
+            b"}",
+            br#"{"level":"info","message":"a JSON log line"}"#,
+            br#"{"level":"info","message":"a JSON log line with a record","record":5}"#,
+            br#"{"msg":"{\"type\":\"RECORD\",\"record\":{}}"}"#,
+            br#"{"level":"warn","type":"log","log":"not a LOG payload"}"#,
+            b"\x00\x01\x02 binary",
+            b"latin-1 \xe9t\xe9 {\"level\": 1}",
+            br#"{"level":"info","message":"torn JSON log"#,
+        ];
+        for line in logged {
+            let (out, o) = around(line);
+            let shown = String::from_utf8_lossy(line);
+            assert_eq!(o.damaged_lines, 0, "{shown}: {:?}", o.first_damage);
+            assert_eq!(
+                kinds(&out),
+                ["SCHEMA", "SCHEMA", "SCHEMA", "RECORD", "STATE", "RECORD", "STATE"],
+                "{shown}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_record_whose_data_is_not_an_object_is_damage_and_not_delivered() {
+        for data in ["[1,2]", r#""s""#, "null", "5", "true", " [ ]"] {
+            let line = format!(r#"{{"type":"RECORD","record":{{"stream":"a","data":{data}}}}}"#);
+            let (out, o) = around(line.as_bytes());
+            assert!(
+                out.iter()
+                    .all(|m| m["type"] != "RECORD" || m["record"].is_object()),
+                "{data}"
+            );
+            assert_eq!((o.damaged_lines, o.records, o.states), (1, 2, 1), "{data}");
+            assert!(o.first_damage.unwrap().contains("not a JSON object"));
+        }
+        let (out, o) = around(br#"{"type":"RECORD","record":{"stream":"a","data": {"id":2}}}"#);
+        assert_eq!((o.damaged_lines, o.records), (0, 3));
+        assert_eq!(out[5]["record"], json!({"id": 2}));
+    }
+
+    #[test]
+    fn records_outside_a_sync_are_not_damage() {
+        let mut r = Reader::command();
+        let mut sink = Vec::new();
+        r.on_line(
+            br#"{"type":"RECORD","record":{"stream":"a","data":{"id":1}}}"#,
+            &mut sink,
+        )
+        .unwrap();
+        let o = r.finish();
+        assert_eq!((o.damaged_lines, o.records_dropped), (0, 1));
+        assert!(sink.is_empty());
+    }
+
+    fn state_msg(name: &str, cursor: usize) -> String {
+        format!(
+            r#"{{"type":"STATE","state":{{"type":"STREAM","stream":{{"stream_descriptor":{{"name":"{name}"}},"stream_state":{{"c":{cursor}}}}}}}}}"#
+        )
+    }
+
+    fn lines_of(out: &[u8]) -> Vec<Value> {
+        String::from_utf8_lossy(out)
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn end_of_sync_writes_the_state_of_a_connector_that_emits_none() {
+        let input = json!([{"type": "STREAM", "stream": {"stream_descriptor": {"name": "a"}, "stream_state": {"c": 7}}}]);
+        let mut r = Reader::sync(
+            &[plan("a", None)],
+            StateStore::from_input(input.to_string().as_bytes()).unwrap(),
+        );
+        let mut out = Vec::new();
+        r.begin(&mut out).unwrap();
+        r.on_line(
+            br#"{"type":"RECORD","record":{"stream":"a","data":{"id":1}}}"#,
+            &mut out,
+        )
+        .unwrap();
+        r.end_of_sync(&mut out).unwrap();
+        r.end_of_sync(&mut out).unwrap();
+        let out = lines_of(&out);
+        assert_eq!(
+            kinds(&out),
+            ["SCHEMA", "RECORD", "STATE"],
+            "one STATE, after the records"
+        );
+        assert_eq!(
+            out[2]["value"]["airbyte_state"], input,
+            "the state it started from"
+        );
+        assert_eq!(out[2]["value"]["stream_state"], json!({"c": 7}));
+        assert_eq!(r.outcome().states, 1);
+
+        // No state at all: an empty one, which reads back as no state.
+        let mut r = Reader::sync(&[plan("a", None)], StateStore::default());
+        let mut out = Vec::new();
+        r.end_of_sync(&mut out).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "{\"type\":\"STATE\",\"value\":{\"airbyte_state\":[]}}\n"
+        );
+
+        // STATEs were written and nothing is held back: nothing more.
+        let mut r = Reader::sync(&[plan("a", None)], StateStore::default());
+        let mut out = Vec::new();
+        r.on_line(state_msg("a", 1).as_bytes(), &mut out).unwrap();
+        r.on_line(state_msg("a", 1).as_bytes(), &mut out).unwrap();
+        r.end_of_sync(&mut out).unwrap();
+        assert_eq!(
+            kinds(&lines_of(&out)),
+            ["STATE"],
+            "an unchanged state is not written again"
+        );
+
+        // Damage: no STATE at all.
+        let mut r = Reader::sync(&[plan("a", None)], StateStore::default());
+        let mut out = Vec::new();
+        r.on_line(
+            br#"{"type":"RECORD","record":{"stream":"b","data":{}}}"#,
+            &mut out,
+        )
+        .unwrap();
+        r.end_of_sync(&mut out).unwrap();
+        assert!(out.is_empty());
+    }
+
+    #[test]
+    fn end_of_sync_flushes() {
+        struct Flushes(usize);
+        impl Write for Flushes {
+            fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+                Ok(b.len())
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                self.0 += 1;
+                Ok(())
+            }
+        }
+        let mut r = Reader::sync(&[plan("a", None)], StateStore::default());
+        let mut out = Flushes(0);
+        r.on_line(state_msg("a", 1).as_bytes(), &mut out).unwrap();
+        assert_eq!(out.0, 1);
+        r.end_of_sync(&mut out).unwrap();
+        assert_eq!(out.0, 2, "flushed though there was nothing to write");
+    }
+
+    #[test]
+    fn a_large_input_state_is_written_once_not_per_connector_state() {
+        // A 1 MB input state, then 5 records each followed by a STATE.
+        let big: Vec<Value> = (0..2000)
+            .map(|i| json!({"type": "STREAM", "stream": {"stream_descriptor": {"name": format!("t{i}")}, "stream_state": {"pad": "p".repeat(500)}}}))
+            .collect();
+        let state = StateStore::from_input(Value::from(big).to_string().as_bytes()).unwrap();
+        let size = state.len_bytes();
+        let mut r = Reader::sync(&[plan("a", None)], state);
+        let mut out = Vec::new();
+        for k in 1..=5 {
+            let record =
+                format!(r#"{{"type":"RECORD","record":{{"stream":"a","data":{{"id":{k}}}}}}}"#);
+            r.on_line(record.as_bytes(), &mut out).unwrap();
+            r.on_line(state_msg("a", k).as_bytes(), &mut out).unwrap();
+        }
+        assert_eq!(
+            r.outcome().states,
+            0,
+            "held back: 5 tiny records do not pay for 1 MB"
+        );
+        r.end_of_sync(&mut out).unwrap();
+        assert!(
+            out.len() < 2 * size,
+            "{} bytes written for a {size}-byte state",
+            out.len()
+        );
+        let out = lines_of(&out);
+        assert_eq!(
+            kinds(&out),
+            ["RECORD", "RECORD", "RECORD", "RECORD", "RECORD", "STATE"]
+        );
+        let value = &out[5]["value"];
+        assert_eq!(value["stream_state"], json!({"c": 5}), "the latest state");
+        assert_eq!(
+            value["airbyte_state"].as_array().unwrap().len(),
+            2001,
+            "all of it"
+        );
+    }
+
+    #[test]
+    fn state_output_stays_linear_in_record_output_with_many_streams() {
+        let n = 1000;
+        let plans: Vec<StreamPlan> = (0..n).map(|i| plan(&format!("s{i}"), None)).collect();
+        let mut r = Reader::sync(&plans, StateStore::default());
+        let mut out = Vec::new();
+        let (mut record_bytes, mut state_bytes, mut seen) = (0, 0, 0usize);
+        for i in 0..n {
+            let record = format!(
+                r#"{{"type":"RECORD","record":{{"stream":"s{i}","data":{{"id":{i},"name":"some text of a record"}}}}}}"#
+            );
+            let before = out.len();
+            r.on_line(record.as_bytes(), &mut out).unwrap();
+            record_bytes += out.len() - before;
+            seen += 1;
+            let before = out.len();
+            r.on_line(state_msg(&format!("s{i}"), i).as_bytes(), &mut out)
+                .unwrap();
+            if out.len() > before {
+                state_bytes += out.len() - before;
+                // Never ahead of its records: it covers exactly the streams seen so far.
+                let value: Value = serde_json::from_slice(&out[before..]).unwrap();
+                assert_eq!(
+                    value["value"]["airbyte_state"].as_array().unwrap().len(),
+                    seen
+                );
+            }
+        }
+        let before = out.len();
+        r.end_of_sync(&mut out).unwrap();
+        let last = out.len() - before;
+        assert!(last > 0, "the latest state is written at the end");
+        let last_value: Value = serde_json::from_slice(&out[before..]).unwrap();
+        assert_eq!(
+            last_value["value"]["airbyte_state"]
+                .as_array()
+                .unwrap()
+                .len(),
+            n
+        );
+        // Written at every STATE, this would be about n²/2 state messages (~50× the records).
+        assert!(
+            state_bytes as u64
+                <= STATE_TO_RECORD_RATIO * record_bytes as u64 + SMALL_STATE_BYTES as u64 * 64,
+            "{state_bytes} bytes of STATE for {record_bytes} bytes of records"
+        );
+    }
+
+    #[test]
+    fn a_held_back_state_is_written_before_the_first_damage() {
+        let big: Vec<Value> = (0..200)
+            .map(|i| json!({"type": "STREAM", "stream": {"stream_descriptor": {"name": format!("t{i}")}, "stream_state": {"pad": "p".repeat(500)}}}))
+            .collect();
+        let state = StateStore::from_input(Value::from(big).to_string().as_bytes()).unwrap();
+        let mut r = Reader::sync(&[plan("a", None)], state);
+        let mut out = Vec::new();
+        r.on_line(
+            br#"{"type":"RECORD","record":{"stream":"a","data":{"id":1}}}"#,
+            &mut out,
+        )
+        .unwrap();
+        r.on_line(state_msg("a", 1).as_bytes(), &mut out).unwrap();
+        assert_eq!(r.outcome().states, 0);
+        r.on_line(br#"{"record":{"stream":"a","data":{"id":2}}"#, &mut out)
+            .unwrap();
+        r.on_line(state_msg("a", 2).as_bytes(), &mut out).unwrap();
+        r.end_of_sync(&mut out).unwrap();
+        let out = lines_of(&out);
+        assert_eq!(kinds(&out), ["RECORD", "STATE"]);
+        assert_eq!(out[1]["value"]["stream_state"], json!({"c": 1}));
+    }
+
+    #[test]
+    fn stream_lookup_takes_namespaces_apart_among_many_streams() {
+        let mut plans: Vec<StreamPlan> = (0..5000)
+            .map(|i| plan(&format!("s{i}"), Some("ns")))
+            .collect();
+        plans.push(plan("s7", Some("other")));
+        let mut r = Reader::sync(&plans, StateStore::default());
+        assert_eq!(r.find("s4999", Some("ns")), Ok(4999));
+        assert_eq!(r.find("s7", Some("other")), Ok(5000));
+        assert_eq!(r.find("s7", Some("ns")), Ok(7));
+        assert_eq!(r.find("s8", None), Ok(8), "a unique name without namespace");
+        assert_eq!(r.find("s7", None), Err(Miss::Ambiguous));
+        assert_eq!(r.find("s7", Some("nope")), Err(Miss::Unknown));
+        assert_eq!(r.find("zzz", None), Err(Miss::Unknown));
+    }
+
+    /// Everything logged while `f` runs, as the tap's fmt layer writes it.
+    fn logged(f: impl FnOnce()) -> String {
+        use std::sync::{Arc, Mutex};
+        #[derive(Clone, Default)]
+        struct Buf(Arc<Mutex<Vec<u8>>>);
+        impl Write for Buf {
+            fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(b);
+                Ok(b.len())
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        let buf = Buf::default();
+        let writer = buf.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_ansi(false)
+            .with_max_level(tracing::Level::TRACE)
+            .with_writer(move || writer.clone())
+            .finish();
+        tracing::subscriber::with_default(subscriber, f);
+        let bytes = buf.0.lock().unwrap().clone();
+        String::from_utf8(bytes).unwrap()
+    }
+
+    #[test]
+    fn multi_line_connector_messages_are_logged_as_one_line_each() {
+        let text = logged(|| {
+            let mut r = Reader::sync(&[plan("a", None)], StateStore::default());
+            let mut sink = Vec::new();
+            for line in [
+                r#"{"type":"LOG","log":{"level":"ERROR","message":"first line\nsecond line\r\nthird","stack_trace":"Traceback:\n  File x\n  boom"}}"#,
+                r#"{"type":"LOG","log":{"level":"INFO","message":"info\nmore"}}"#,
+                r#"{"type":"TRACE","trace":{"type":"ERROR","emitted_at":1,"error":{"message":"failed:\nbecause","internal_message":"a\nb","stack_trace":"at x\nat y","failure_type":"system_error"}}}"#,
+                "plain text with a carriage\rreturn",
+            ] {
+                r.on_line(line.as_bytes(), &mut sink).unwrap();
+            }
+            let o = r.finish();
+            assert_eq!(o.errors[0].message.as_deref(), Some("failed:\\nbecause"));
+        });
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(lines.len() >= 6, "{text}");
+        for l in &lines {
+            assert!(
+                ["ERROR", "WARN", "INFO", "DEBUG", "TRACE"]
+                    .iter()
+                    .any(|lvl| l.contains(lvl)),
+                "every stderr line is a prefixed log event: {l:?}\n{text}"
+            );
+        }
+        assert!(text.contains(r"first line\nsecond line\nthird"), "{text}");
+        assert!(text.contains(r"Traceback:\n  File x\n  boom"), "{text}");
+        assert!(text.contains(r"failed:\nbecause"), "{text}");
+        assert!(text.contains(r"at x\nat y"), "{text}");
     }
 }
