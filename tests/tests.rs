@@ -4,6 +4,7 @@ mod util;
 
 mod bad_output;
 mod commands;
+mod completeness;
 mod failures;
 mod faker;
 mod footprint;

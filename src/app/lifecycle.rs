@@ -1,15 +1,31 @@
-//! The tap's own lifecycle: SIGTERM and SIGINT, the container being run (what a signal must
-//! remove), and containers that earlier taps on this host left behind when they were killed.
-use crate::docker::Engine;
+//! The tap's own lifecycle: SIGTERM, SIGINT, SIGHUP and SIGQUIT, the container being run (what a
+//! signal must remove), and containers that earlier taps on this host left behind when they were
+//! killed.
+use crate::docker::{process_identity, Engine};
+use std::time::Duration;
 use tokio::signal::unix::{signal, Signal, SignalKind};
 
-/// The container being run, if any: what a signal must remove.
+/// The container being run, if any: what a signal must remove. It is known by its name from before
+/// the create request is sent, so a signal during the create or the upload removes it too.
 #[derive(Clone, Default)]
-pub(super) struct Running(std::sync::Arc<std::sync::Mutex<Option<(Engine, String)>>>);
+pub(super) struct Running(std::sync::Arc<std::sync::Mutex<Option<(Engine, Target)>>>);
+
+#[derive(Clone)]
+enum Target {
+    /// The create request is under way: the engine may or may not have the container yet.
+    Creating(String),
+    Created(String),
+}
 
 impl Running {
+    /// Registers a container about to be created with this name.
+    pub(super) fn creating(&self, engine: &Engine, name: &str) {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) =
+            Some((engine.clone(), Target::Creating(name.to_string())));
+    }
     pub(super) fn set(&self, engine: &Engine, id: &str) {
-        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Some((engine.clone(), id.to_string()));
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) =
+            Some((engine.clone(), Target::Created(id.to_string())));
     }
     pub(super) fn clear(&self) {
         *self.0.lock().unwrap_or_else(|e| e.into_inner()) = None;
@@ -18,9 +34,19 @@ impl Running {
     pub(super) async fn remove(&self) -> bool {
         let current = self.0.lock().unwrap_or_else(|e| e.into_inner()).take();
         match current {
-            Some((engine, id)) => {
+            Some((engine, Target::Created(id))) => {
                 engine.remove(&id).await;
                 true
+            }
+            Some((engine, Target::Creating(name))) => {
+                // The engine may still be creating it: look for it by name for a moment.
+                for _ in 0..20 {
+                    if engine.try_remove(&name).await {
+                        return true;
+                    }
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                false
             }
             None => false,
         }
@@ -40,10 +66,10 @@ pub(super) async fn remove_stale(engine: &Engine) {
     let host = crate::docker::host_name();
     for c in ours
         .into_iter()
-        .filter(|c| c.host == host && !tap_alive(c.pid))
+        .filter(|c| c.host == host && !owner_alive(c.pid, c.started.as_deref()))
     {
         tracing::warn!(
-            container = &c.id[..12.min(c.id.len())],
+            container = c.id.get(..12).unwrap_or(&c.id),
             pid = c.pid,
             "removing a container left by an earlier run that did not end cleanly"
         );
@@ -51,16 +77,23 @@ pub(super) async fn remove_stale(engine: &Engine) {
     }
 }
 
-/// Is process `pid` a running tap-airbyte?
-fn tap_alive(pid: u32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/comm"))
-        .is_ok_and(|comm| comm.trim() == "tap-airbyte")
+/// Is the process that created a container still alive? Decided by pid and start time (whatever
+/// the binary is called: Meltano may run the tap through another name or a wrapper script); a
+/// container from a tap that set no start time is kept while any process has its pid.
+fn owner_alive(pid: u32, started: Option<&str>) -> bool {
+    match started {
+        Some(started) => !started.is_empty() && process_identity(pid) == started,
+        None => std::path::Path::new(&format!("/proc/{pid}")).exists(),
+    }
 }
 
-/// SIGTERM and SIGINT, caught so the container is removed before the tap dies by the same signal.
+/// SIGTERM, SIGINT, SIGHUP and SIGQUIT, caught so the container is removed before the tap dies by
+/// the same signal.
 pub(super) struct Signals {
     term: Signal,
     int: Signal,
+    hup: Signal,
+    quit: Signal,
 }
 
 impl Signals {
@@ -68,6 +101,8 @@ impl Signals {
         Ok(Signals {
             term: signal(SignalKind::terminate())?,
             int: signal(SignalKind::interrupt())?,
+            hup: signal(SignalKind::hangup())?,
+            quit: signal(SignalKind::quit())?,
         })
     }
 
@@ -75,6 +110,8 @@ impl Signals {
         tokio::select! {
             _ = self.term.recv() => libc::SIGTERM,
             _ = self.int.recv() => libc::SIGINT,
+            _ = self.hup.recv() => libc::SIGHUP,
+            _ = self.quit.recv() => libc::SIGQUIT,
         }
     }
 }

@@ -2,7 +2,7 @@
 //! outcome means for the exit code.
 use super::lifecycle::{remove_stale, Running};
 use super::output_error;
-use crate::docker::{Engine, RunError, RunSpec, FILES_DIR};
+use crate::docker::{self, Completeness, Created, Engine, ImageInfo, RunError, RunSpec, FILES_DIR};
 use crate::error::{AppError, Kind};
 use crate::pipeline::{self, Finished, PipelineError};
 use crate::settings::Settings;
@@ -28,8 +28,7 @@ pub(super) struct Session {
     engine: Engine,
     settings: Settings,
     image: String,
-    image_id: String,
-    user: String,
+    image_info: ImageInfo,
     running: Running,
     redactor: Redactor,
     spec_secret_keys: HashSet<String>,
@@ -62,15 +61,21 @@ impl Session {
         let info = engine
             .ensure_image(&image, settings.registry_auth.as_ref())
             .await?;
-        tracing::debug!(image, user = info.user, id = info.id, "image ready");
+        tracing::debug!(
+            image,
+            user = info.user,
+            id = info.id,
+            os = info.os,
+            architecture = info.architecture,
+            "image ready"
+        );
         let mut redactor = Redactor::new(&settings.airbyte_config, &HashSet::new());
         add_registry_secrets(&mut redactor, &settings);
         Ok(Session {
             engine,
             settings,
             image,
-            image_id: info.id,
-            user: info.user,
+            image_info: info,
             running,
             redactor,
             spec_secret_keys: HashSet::new(),
@@ -80,7 +85,7 @@ impl Session {
     /// Learns which config values the connector's spec marks secret (spec cached per image id;
     /// asked from the connector once), so that they are masked too.
     pub(super) async fn learn_secrets(&mut self) {
-        let spec = match spec_cache::get(&self.image_id) {
+        let spec = match spec_cache::get(&self.image_info.id) {
             Some(spec) => spec,
             None => match self.spec().await {
                 Ok(spec) => spec,
@@ -118,12 +123,26 @@ impl Session {
             files: files.0,
             mounts: &self.settings.docker_mounts,
         };
-        let id = self.engine.create(&spec, &self.user).await?;
-        self.running.set(&self.engine, &id);
-        tracing::info!(image = %self.image, command, container = &id[..12], "running the connector");
+        // Known for removal by its name before the engine is asked to create it: a signal during
+        // the create or the upload removes it too.
+        let name = docker::container_name(&command);
+        self.running.creating(&self.engine, &name);
+        let created = match self.engine.create(&spec, &self.image_info, &name).await {
+            Ok(created) => created,
+            Err(e) => {
+                self.running.clear();
+                return Err(e.into());
+            }
+        };
+        self.running.set(&self.engine, &created.id);
+        let short = created.id.get(..12).unwrap_or(&created.id);
+        tracing::info!(image = %self.image, command, container = short, "running the connector");
         let reader = reader.with_redactor(self.redactor.clone(), self.spec_secret_keys.clone());
-        let result = self.drive(&id, reader, out).await;
-        self.engine.remove(&id).await;
+        let result = match self.engine.upload(&created, &spec, &self.image_info).await {
+            Ok(()) => self.drive(&created, reader, out).await,
+            Err(e) => Err(e.into()),
+        };
+        self.engine.remove(&created.id).await;
         self.running.clear();
         if let Ok(ran) = &result {
             self.keep_control_config(&ran.finished.outcome)?;
@@ -151,7 +170,7 @@ impl Session {
 
     async fn drive<W: Write + Send + 'static>(
         &self,
-        id: &str,
+        created: &Created,
         reader: Reader,
         out: W,
     ) -> Result<Ran, AppError> {
@@ -160,7 +179,7 @@ impl Session {
         let exit = self
             .engine
             .run(
-                id,
+                created,
                 &self.image,
                 tx,
                 self.settings.idle_timeout,
@@ -178,12 +197,14 @@ impl Session {
             Ok(exit) => Ok(Ran {
                 finished,
                 code: exit.code,
+                complete: exit.complete,
                 stderr_tail: exit.stderr_tail,
             }),
             // The pipeline stopped first: its error is the one to report.
             Err(RunError::ConsumerGone) => Ok(Ran {
                 finished,
                 code: -1,
+                complete: Completeness::Missing,
                 stderr_tail: vec![],
             }),
             Err(RunError::Docker(e)) => Err(e.into()),
@@ -214,7 +235,7 @@ impl Session {
                 anyhow!("the connector's SPEC is not valid: {e}"),
             )
         })?;
-        spec_cache::put(&self.image_id, &spec);
+        spec_cache::put(&self.image_info.id, &spec);
         Ok(spec)
     }
 
@@ -343,6 +364,7 @@ impl Session {
 struct Ran {
     finished: Finished,
     code: i64,
+    complete: Completeness,
     stderr_tail: Vec<String>,
 }
 
@@ -405,6 +427,14 @@ impl Ran {
             return Err(self.failure(
                 command,
                 &format!("the connector exited with code {}", self.code),
+            ));
+        }
+        if self.complete == Completeness::Missing {
+            return Err(self.failure(
+                command,
+                "the connector's output ended without its end marker: the engine closed the stream \
+                 early or the container was killed, so output after what was delivered may be missing (every \
+                 STATE emitted covers only delivered records; the next run resumes from the last one)",
             ));
         }
         Ok(())

@@ -19,11 +19,17 @@ pub enum Access {
     Anyone,
 }
 
-/// A tar with `dir/` and `dir/<name>` for each file; `dir` is relative to `/`.
-pub fn build(dir: &str, files: &[(String, Vec<u8>)], access: Access) -> std::io::Result<Vec<u8>> {
-    let (owner, dir_mode, file_mode) = match access {
-        Access::Owned(o) => (o, 0o700, 0o600),
-        Access::Anyone => (Owner { uid: 0, gid: 0 }, 0o777, 0o666),
+/// A tar with `dir/` and `dir/<name>` for each file, and the one executable if given (read and
+/// run by its owner only when the owner is known); `dir` is relative to `/`.
+pub fn build(
+    dir: &str,
+    files: &[(String, Vec<u8>)],
+    executable: Option<(&str, &[u8])>,
+    access: Access,
+) -> std::io::Result<Vec<u8>> {
+    let (owner, dir_mode, file_mode, exec_mode) = match access {
+        Access::Owned(o) => (o, 0o700, 0o600, 0o500),
+        Access::Anyone => (Owner { uid: 0, gid: 0 }, 0o777, 0o666, 0o555),
     };
     let mtime = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -38,15 +44,19 @@ pub fn build(dir: &str, files: &[(String, Vec<u8>)], access: Access) -> std::io:
     header.set_mtime(mtime);
     header.set_size(0);
     builder.append_data(&mut header, format!("{dir}/"), std::io::empty())?;
-    for (name, bytes) in files {
+    let executable = executable.map(|(name, bytes)| (name, bytes, exec_mode));
+    let files = files
+        .iter()
+        .map(|(name, bytes)| (name.as_str(), bytes.as_slice(), file_mode));
+    for (name, bytes, mode) in files.chain(executable) {
         let mut header = tar::Header::new_gnu();
         header.set_entry_type(tar::EntryType::Regular);
-        header.set_mode(file_mode);
+        header.set_mode(mode);
         header.set_uid(owner.uid);
         header.set_gid(owner.gid);
         header.set_mtime(mtime);
         header.set_size(bytes.len() as u64);
-        builder.append_data(&mut header, format!("{dir}/{name}"), bytes.as_slice())?;
+        builder.append_data(&mut header, format!("{dir}/{name}"), bytes)?;
     }
     builder.into_inner()
 }
@@ -109,6 +119,7 @@ mod tests {
         let tar_bytes = build(
             "config",
             &[("config.json".into(), b"{}".to_vec())],
+            Some(("init", b"\x7fELF")),
             Access::Owned(Owner {
                 uid: 1000,
                 gid: 1000,
@@ -132,7 +143,8 @@ mod tests {
             entries,
             [
                 ("config/".to_string(), 0o700, 1000),
-                ("config/config.json".to_string(), 0o600, 1000)
+                ("config/config.json".to_string(), 0o600, 1000),
+                ("config/init".to_string(), 0o500, 1000)
             ]
         );
     }

@@ -7,6 +7,7 @@
 //!
 //! Not here: what the output means (that is `translate`), and the choice of files and arguments.
 pub mod archive;
+pub mod init;
 mod registry;
 mod stderr;
 
@@ -30,12 +31,16 @@ use registry::{credentials_from_docker_config, registry_auth_base64url};
 use std::collections::HashMap;
 use std::time::Duration;
 use stderr::StderrLines;
+use tokio::io::AsyncWriteExt;
 use tokio::sync::mpsc;
 
 /// Label that marks every container the tap creates; its value is the tap's process id.
 pub const LABEL: &str = "io.tap-airbyte.owner";
 /// Label holding the host name of the machine the tap ran on (pids mean something only there).
 pub const LABEL_HOST: &str = "io.tap-airbyte.host";
+/// Label telling which process the owner pid was: its boot id and start time (`boot:ticks`), so a
+/// reused pid is never taken for the tap that created the container.
+pub const LABEL_STARTED: &str = "io.tap-airbyte.started";
 /// Label holding the connector command (`spec`, `check`, `discover`, `read`).
 pub const LABEL_COMMAND: &str = "io.tap-airbyte.command";
 /// Where the connector's files are put inside the container.
@@ -43,7 +48,7 @@ pub const FILES_DIR: &str = "/config";
 /// Most stdout bytes handed to the consumer at once.
 const BATCH_BYTES: usize = 256 * 1024;
 /// After the container exits, how long the attach stream may stay silent before it is given up.
-const DRAIN_IDLE: Duration = Duration::from_secs(5);
+const SILENCE_AFTER_EXIT: Duration = Duration::from_secs(5);
 
 #[derive(Debug, thiserror::Error)]
 pub enum DockerError {
@@ -103,8 +108,27 @@ pub struct RunSpec<'a> {
 #[derive(Debug)]
 pub struct Exit {
     pub code: i64,
+    /// Whether the whole output is known to have been read.
+    pub complete: Completeness,
     /// The connector's last stderr lines.
     pub stderr_tail: Vec<String>,
+}
+
+/// Whether a run's output is known to have been read to its end (see [`init`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Completeness {
+    /// The end marker came after the connector's last byte.
+    Proven,
+    /// The output ended without the end marker: bytes may be missing.
+    Missing,
+    /// The image's platform cannot run the helper: nothing proves or disproves it.
+    Unverifiable,
+}
+
+/// A created container, and the end-marker token its helper writes (when it runs one).
+pub struct Created {
+    pub id: String,
+    token: Option<String>,
 }
 
 /// Why [`Engine::run`] stopped early.
@@ -244,25 +268,55 @@ impl Engine {
         }
     }
 
-    /// Creates the container and uploads its files; returns its id. On a failed upload the
-    /// container is removed before the error is returned.
-    pub async fn create(&self, spec: &RunSpec<'_>, user: &str) -> Result<String, DockerError> {
+    /// Creates the container (named `name`, see [`container_name`]) with the helper that proves its
+    /// output complete as its first process when the image's platform can run it. Files are
+    /// uploaded separately ([`Engine::upload`]), so the caller can register the container for
+    /// removal in between.
+    pub async fn create(
+        &self,
+        spec: &RunSpec<'_>,
+        image: &ImageInfo,
+        name: &str,
+    ) -> Result<Created, DockerError> {
         let command = spec.args.first().cloned().unwrap_or_default();
         let labels = HashMap::from([
             (LABEL.to_string(), std::process::id().to_string()),
+            (
+                LABEL_STARTED.to_string(),
+                process_identity(std::process::id()),
+            ),
             (LABEL_COMMAND.to_string(), command.clone()),
             (LABEL_HOST.to_string(), host_name()),
         ]);
-        let name = format!(
-            "tap-airbyte-{command}-{}",
-            &uuid::Uuid::new_v4().simple().to_string()[..12]
-        );
+        let helper = init::helper_for(&image.os, &image.architecture);
+        let token = helper.map(|_| init::new_token());
+        let (entrypoint, cmd) = match &token {
+            Some(token) => {
+                let path = format!("{FILES_DIR}/{}", init::HELPER_NAME);
+                let mut full = init::command(&path, token, &image.entrypoint, &spec.args);
+                let entrypoint: Vec<String> = full.drain(..2).collect();
+                (Some(entrypoint), full)
+            }
+            None => {
+                tracing::warn!(
+                    image = spec.image,
+                    os = image.os,
+                    architecture = image.architecture,
+                    "this tap cannot run its completeness helper in images of this platform: \
+                     a connector's output cut short by the engine would go unnoticed"
+                );
+                (None, spec.args.clone())
+            }
+        };
         let body = ContainerCreateBody {
             image: Some(spec.image.to_string()),
-            cmd: Some(spec.args.clone()),
+            entrypoint,
+            cmd: Some(cmd),
             tty: Some(false),
-            open_stdin: Some(false),
-            attach_stdin: Some(false),
+            // stdin carries only the tap's acknowledgement of the end marker (see `init`).
+            open_stdin: Some(token.is_some()),
+            stdin_once: Some(token.is_some()),
+            attach_stdin: Some(token.is_some()),
             attach_stdout: Some(true),
             attach_stderr: Some(true),
             labels: Some(labels),
@@ -278,7 +332,7 @@ impl Engine {
             }),
             ..Default::default()
         };
-        let options = CreateContainerOptionsBuilder::new().name(&name).build();
+        let options = CreateContainerOptionsBuilder::new().name(name).build();
         let id = self
             .docker
             .create_container(Some(options), body)
@@ -289,29 +343,41 @@ impl Engine {
             })?
             .id;
         tracing::debug!(container = %id, name, "created container");
-        let started = std::time::Instant::now();
-        if let Err(e) = self.upload(&id, spec, user).await {
-            self.remove(&id).await;
-            return Err(e);
-        }
-        tracing::debug!(container = %id, ms = started.elapsed().as_millis() as u64, "uploaded the connector's files");
-        Ok(id)
+        Ok(Created { id, token })
     }
 
-    async fn upload(&self, id: &str, spec: &RunSpec<'_>, user: &str) -> Result<(), DockerError> {
-        if spec.files.is_empty() {
+    /// Uploads the connector's files (and the helper) into a created container. Does not remove
+    /// the container on failure: the caller does, on every path.
+    pub async fn upload(
+        &self,
+        created: &Created,
+        spec: &RunSpec<'_>,
+        image: &ImageInfo,
+    ) -> Result<(), DockerError> {
+        let id = created.id.as_str();
+        let helper = created
+            .token
+            .as_ref()
+            .and_then(|_| init::helper_for(&image.os, &image.architecture))
+            .map(|bytes| (init::HELPER_NAME, bytes));
+        if spec.files.is_empty() && helper.is_none() {
             return Ok(());
         }
-        let access = match archive::numeric_user(user) {
+        let started = std::time::Instant::now();
+        let access = match archive::numeric_user(&image.user) {
             Some(owner) => Access::Owned(owner),
-            None => self.resolve_user(id, user).await,
+            None => self.resolve_user(id, &image.user).await,
         };
-        let tar = archive::build(FILES_DIR.trim_start_matches('/'), &spec.files, access).map_err(
-            |e| DockerError::Upload {
-                id: id.to_string(),
-                source: BollardError::IOError { err: e },
-            },
-        )?;
+        let tar = archive::build(
+            FILES_DIR.trim_start_matches('/'),
+            &spec.files,
+            helper,
+            access,
+        )
+        .map_err(|e| DockerError::Upload {
+            id: id.to_string(),
+            source: BollardError::IOError { err: e },
+        })?;
         let options = UploadToContainerOptionsBuilder::new().path("/").build();
         self.docker
             .upload_to_container(id, Some(options), bollard::body_full(Bytes::from(tar)))
@@ -319,7 +385,9 @@ impl Engine {
             .map_err(|e| DockerError::Upload {
                 id: id.to_string(),
                 source: e,
-            })
+            })?;
+        tracing::debug!(container = %id, ms = started.elapsed().as_millis() as u64, "uploaded the connector's files");
+        Ok(())
     }
 
     /// Looks a user name up in the image's `/etc/passwd`; files are opened to anyone when that fails.
@@ -349,17 +417,22 @@ impl Engine {
 
     /// Attaches, starts, and pumps the container's output until it exits: stdout chunks go to
     /// `stdout` (a bounded channel: a slow consumer slows the connector down), stderr lines to the
-    /// log. Returns the exit code. Does not remove the container.
+    /// log. Acknowledges the end marker once it is read, so that the helper lets the container
+    /// exit. Returns the exit code and whether the output is proven complete. Does not remove the
+    /// container.
     pub async fn run(
         &self,
-        id: &str,
+        created: &Created,
         image: &str,
         stdout: mpsc::Sender<Vec<Bytes>>,
         idle_timeout: Option<Duration>,
         redactor: &Redactor,
     ) -> Result<Exit, RunError> {
+        let id = created.id.as_str();
+        let mut end = created.token.as_deref().map(init::EndMarker::new);
         let options = AttachContainerOptionsBuilder::new()
             .stream(true)
+            .stdin(end.is_some())
             .stdout(true)
             .stderr(true)
             .build();
@@ -372,6 +445,7 @@ impl Engine {
                 source: e,
             })?;
         let mut output = attached.output;
+        let mut input = attached.input;
         tracing::debug!(container = id, "attached");
         self.docker
             .start_container(id, None::<bollard::query_parameters::StartContainerOptions>)
@@ -388,12 +462,14 @@ impl Engine {
         );
         let mut stderr = StderrLines::new(redactor.clone());
         let mut exit: Option<i64> = None;
-        let idle = tokio::time::sleep(Duration::from_secs(86_400 * 365));
-        tokio::pin!(idle);
-        // Time without any output from the connector (waiting on a slow consumer does not count).
+        let mut acknowledged = false;
         let far = Duration::from_secs(86_400 * 365);
-        let silent = tokio::time::sleep(idle_timeout.unwrap_or(far));
-        tokio::pin!(silent);
+        // After the exit: how long the attach stream may stay silent before it is given up.
+        let after_exit = tokio::time::sleep(far);
+        tokio::pin!(after_exit);
+        // Time without any output from the connector (waiting on a slow consumer does not count).
+        let silence = tokio::time::sleep(idle_timeout.unwrap_or(far));
+        tokio::pin!(silence);
         loop {
             tokio::select! {
                 frame = output.next() => {
@@ -418,8 +494,22 @@ impl Engine {
                             next = output.next().now_or_never();
                         }
                     }
+                    if let Some(end) = end.as_mut() {
+                        batch = end.filter(batch);
+                        if ended {
+                            batch.extend(end.finish());
+                        }
+                    }
                     if !batch.is_empty() {
                         stdout.send(batch).await.map_err(|_| RunError::ConsumerGone)?;
+                    }
+                    if !acknowledged && end.as_ref().is_some_and(|e| e.status().is_some()) {
+                        // Everything before the marker is in the tap: let the helper end.
+                        acknowledged = true;
+                        if let Err(e) = async { input.write_all(b"\n").await?; input.flush().await }.await {
+                            tracing::debug!(container = id, error = %e, "cannot acknowledge the end marker; the container is removed anyway");
+                        }
+                        tracing::debug!(container = id, "read the end marker");
                     }
                     if ended {
                         break;
@@ -428,22 +518,23 @@ impl Engine {
                 status = wait.next(), if exit.is_none() => {
                     exit = Some(exit_code(id, status)?);
                     tracing::debug!(container = id, code = exit, "exited");
-                    idle.as_mut().reset(tokio::time::Instant::now() + DRAIN_IDLE);
+                    after_exit.as_mut().reset(tokio::time::Instant::now() + SILENCE_AFTER_EXIT);
                 }
-                () = &mut silent, if exit.is_none() && idle_timeout.is_some() => {
+                () = &mut silence, if exit.is_none() && idle_timeout.is_some() => {
                     return Err(RunError::Idle(idle_timeout.unwrap_or(far)));
                 }
-                () = &mut idle, if exit.is_some() => {
+                () = &mut after_exit, if exit.is_some() => {
                     tracing::warn!(container = id, "the container exited but its output stream stayed open; closing it");
                     break;
                 }
             }
             if exit.is_some() {
-                idle.as_mut()
-                    .reset(tokio::time::Instant::now() + DRAIN_IDLE);
+                after_exit
+                    .as_mut()
+                    .reset(tokio::time::Instant::now() + SILENCE_AFTER_EXIT);
             }
             if let Some(limit) = idle_timeout {
-                silent.as_mut().reset(tokio::time::Instant::now() + limit);
+                silence.as_mut().reset(tokio::time::Instant::now() + limit);
             }
         }
         let code = match exit {
@@ -451,26 +542,59 @@ impl Engine {
             None => exit_code(id, wait.next().await)?,
         };
         stderr.finish();
-        tracing::debug!(container = id, code, "exited");
+        let complete = match &end {
+            None => Completeness::Unverifiable,
+            Some(e) if e.status().is_some() => Completeness::Proven,
+            Some(_) => Completeness::Missing,
+        };
+        // The helper passes the connector's status on; the marker's is the connector's own.
+        let code = match end.as_ref().and_then(init::EndMarker::status) {
+            Some(status) if code == status => code,
+            Some(status) => {
+                tracing::debug!(
+                    container = id,
+                    status,
+                    code,
+                    "the container's status differs from the connector's"
+                );
+                if code == 0 {
+                    status
+                } else {
+                    code
+                }
+            }
+            None => code,
+        };
+        tracing::debug!(container = id, code, ?complete, "exited");
         Ok(Exit {
             code,
+            complete,
             stderr_tail: stderr.tail.into_iter().collect(),
         })
     }
 
     /// Removes a container, stopping it first if it runs. Never fails: a failure is logged.
     pub async fn remove(&self, id: &str) {
+        self.try_remove(id).await;
+    }
+
+    /// Removes a container (by id or name); returns false when there is no such container.
+    pub async fn try_remove(&self, id: &str) -> bool {
         let options = RemoveContainerOptionsBuilder::new()
             .force(true)
             .v(true)
             .build();
         match self.docker.remove_container(id, Some(options)).await {
-            Ok(()) => tracing::debug!(container = id, "removed container"),
+            Ok(()) => {
+                tracing::debug!(container = id, "removed container");
+                true
+            }
             Err(BollardError::DockerResponseServerError {
                 status_code: 404, ..
-            }) => {}
+            }) => false,
             Err(e) => {
-                tracing::error!(container = id, error = %e, "could not remove the container; remove it with `docker rm -f {id}`")
+                tracing::error!(container = id, error = %e, "could not remove the container; remove it with `docker rm -f {id}`");
+                true
             }
         }
     }
@@ -495,6 +619,7 @@ impl Engine {
                     id: c.id?,
                     pid: labels.get(LABEL)?.parse().ok()?,
                     host: labels.get(LABEL_HOST).cloned().unwrap_or_default(),
+                    started: labels.get(LABEL_STARTED).cloned(),
                 })
             })
             .collect())
@@ -508,13 +633,22 @@ pub struct ImageInfo {
     pub id: String,
     /// The user the image runs as (`""`, `uid[:gid]`, `name[:group]`).
     pub user: String,
+    /// What the image runs before the command's arguments.
+    pub entrypoint: Vec<String>,
+    /// Its platform, in Docker's names (`linux`, `amd64`).
+    pub os: String,
+    pub architecture: String,
 }
 
 impl From<bollard::models::ImageInspect> for ImageInfo {
     fn from(info: bollard::models::ImageInspect) -> Self {
+        let config = info.config.unwrap_or_default();
         ImageInfo {
             id: info.id.unwrap_or_default(),
-            user: info.config.and_then(|c| c.user).unwrap_or_default(),
+            user: config.user.unwrap_or_default(),
+            entrypoint: config.entrypoint.unwrap_or_default(),
+            os: info.os.unwrap_or_default(),
+            architecture: info.architecture.unwrap_or_default(),
         }
     }
 }
@@ -525,6 +659,29 @@ pub struct Ours {
     pub id: String,
     pub pid: u32,
     pub host: String,
+    /// [`LABEL_STARTED`], when the tap that created it set one.
+    pub started: Option<String>,
+}
+
+/// A name for a new container running `command`.
+pub fn container_name(command: &str) -> String {
+    let unique = uuid::Uuid::new_v4().simple().to_string();
+    format!("tap-airbyte-{command}-{}", &unique[..12])
+}
+
+/// Which process `pid` is, across pid reuse: this boot's id and the process's start time in clock
+/// ticks since boot (`/proc/PID/stat`, field 22). Empty when the process does not exist.
+pub fn process_identity(pid: u32) -> String {
+    let boot = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").unwrap_or_default();
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let start = stat
+        .rsplit_once(')')
+        .and_then(|(_, rest)| rest.split_whitespace().nth(19));
+    match start {
+        Some(ticks) => format!("{}:{ticks}", boot.trim()),
+        None => String::new(),
+    }
 }
 
 /// This machine's host name, as labels record it.

@@ -1,0 +1,217 @@
+//! Completeness: a sync is reported complete only when the connector's whole output was delivered.
+//!
+//! The engine closes a container's attach stream two seconds after the container exits, whatever is
+//! still pending (moby's `handleContainerExit`: `StreamConfig.Wait` with a 2 s timeout, then
+//! `Reset`). A slow reader of the tap's stdout keeps the tap from reading the attach stream, so the
+//! connector's last bytes (what sat in its stdout pipe and the engine's copy buffer when it exited)
+//! were lost, and the run still ended with exit 0. These tests read the tap's stdout slowly at
+//! several speeds, stall right when the connector exits (the worst moment), and demand every record
+//! and the final STATE, many times.
+use crate::util::*;
+use serde_json::json;
+use std::io::Read;
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const RECORDS: u64 = 20_000;
+
+/// Sets `exited` as soon as the process the tap's `read` container runs exits, so the reader can
+/// stall at the worst moment: right after the connector's last write, before the engine's grace ends.
+fn watch_exit(pid: u32, exited: Arc<AtomicBool>) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        let started = Instant::now();
+        let id = loop {
+            if let Some(id) = containers_of(pid).into_iter().find(|_| true) {
+                // The first container may be `spec`'s: wait for the one that reads.
+                let cmd = Command::new("docker")
+                    .args([
+                        "inspect",
+                        "-f",
+                        "{{index .Config.Labels \"io.tap-airbyte.command\"}}",
+                        &id,
+                    ])
+                    .output()
+                    .expect("docker inspect runs");
+                if String::from_utf8_lossy(&cmd.stdout).trim() == "read" {
+                    break id;
+                }
+            }
+            if started.elapsed() > Duration::from_secs(120) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        // The engine's own record of the exit (`docker wait`, events) comes only after its grace
+        // period: watch the container's main process itself.
+        let pid = loop {
+            let out = Command::new("docker")
+                .args(["inspect", "-f", "{{.State.Pid}}", &id])
+                .output()
+                .expect("docker inspect runs");
+            match String::from_utf8_lossy(&out.stdout).trim().parse::<u32>() {
+                Ok(0) if started.elapsed() < Duration::from_secs(120) => {
+                    std::thread::sleep(Duration::from_millis(5))
+                }
+                Ok(pid) if pid > 0 => break pid,
+                _ => return,
+            }
+        };
+        while std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+            !s.rsplit(')')
+                .next()
+                .unwrap_or("")
+                .trim_start()
+                .starts_with('Z')
+        }) {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        exited.store(true, Ordering::SeqCst);
+    })
+}
+
+struct SlowRun {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+    stalled: bool,
+}
+
+/// Runs a sync, reading stdout `sip` bytes at a time with `pause` between sips. Once the connector's
+/// container has exited (or the tap's first records are in and the container is gone), the reader
+/// stalls for 3 s — longer than the engine's grace — then reads the rest at full speed.
+fn slow_sync(config: &str, sip: usize, pause: Duration) -> SlowRun {
+    let stderr_path = std::env::temp_dir().join(format!(
+        "tap-airbyte-slow-{}-{}.log",
+        std::process::id(),
+        uuid_like()
+    ));
+    let mut child = Command::new("timeout")
+        .args(["300", env!("CARGO_BIN_EXE_tap-airbyte"), "--config", config])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(&stderr_path).expect("a log file"))
+        .spawn()
+        .expect("the tap starts");
+    let tap_pid = wait_for_tap_pid(child.id());
+    let mut out = child.stdout.take().expect("stdout");
+    let mut stdout = Vec::new();
+    let mut buf = vec![0u8; sip];
+    let mut stalled = false;
+    let exited = Arc::new(AtomicBool::new(false));
+    let watcher = watch_exit(tap_pid, exited.clone());
+    loop {
+        let n = out.read(&mut buf).expect("read stdout");
+        if n == 0 {
+            break;
+        }
+        stdout.extend_from_slice(&buf[..n]);
+        std::thread::sleep(pause);
+        if exited.load(Ordering::SeqCst) {
+            stalled = true;
+            eprintln!("stall after {} bytes", stdout.len());
+            // ~20 KB/s for 4 s (past the engine's grace), then the rest at full speed.
+            for _ in 0..40 {
+                let n = out.read(&mut buf[..2048.min(sip)]).expect("read stdout");
+                stdout.extend_from_slice(&buf[..n]);
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            out.read_to_end(&mut stdout).expect("read the rest");
+            break;
+        }
+    }
+    let status = child.wait().expect("the tap ends");
+    let _ = watcher.join();
+    let stderr = std::fs::read_to_string(&stderr_path).unwrap_or_default();
+    let _ = std::fs::remove_file(&stderr_path);
+    assert_no_containers(tap_pid);
+    SlowRun {
+        code: status.code(),
+        stdout: String::from_utf8_lossy(&stdout).into_owned(),
+        stderr,
+        stalled,
+    }
+}
+
+/// `timeout` runs the tap as its child: the pid in the containers' labels is the tap's.
+fn wait_for_tap_pid(timeout_pid: u32) -> u32 {
+    for _ in 0..200 {
+        if let Ok(children) =
+            std::fs::read_to_string(format!("/proc/{timeout_pid}/task/{timeout_pid}/children"))
+        {
+            if let Some(pid) = children.split_whitespace().next() {
+                return pid.parse().expect("a pid");
+            }
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    panic!("timeout did not start the tap");
+}
+
+fn uuid_like() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0)
+}
+
+/// Every record and the final STATE arrive, whatever the reader's speed, or the run fails.
+#[test]
+fn a_slow_reader_gets_every_record_or_a_failure() {
+    let w = Workdir::new();
+    let config = w.json(
+        "config.json",
+        &scripted(json!({
+            "streams": [{"name": "s", "records": RECORDS, "padding": 150, "incremental": true, "cursor": ["id"]}],
+            "state_every": 10_000,
+        })),
+    );
+    let speeds: [(usize, u64); 3] = [(2048, 10), (8192, 10), (32768, 20)];
+    let repeats: usize = std::env::var("TAP_AIRBYTE_SLOW_REPEATS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(2);
+    let mut stalls = 0;
+    for round in 0..repeats {
+        for (sip, pause_ms) in speeds {
+            let run = slow_sync(&config, sip, Duration::from_millis(pause_ms));
+            stalls += run.stalled as usize;
+            let records = run
+                .stdout
+                .lines()
+                .filter(|l| l.starts_with("{\"type\":\"RECORD\""))
+                .count() as u64;
+            let last_state = run
+                .stdout
+                .lines()
+                .rev()
+                .find(|l| l.starts_with("{\"type\":\"STATE\""))
+                .unwrap_or("");
+            eprintln!(
+                "run: exit {:?}, {records} records, {} bytes",
+                run.code,
+                run.stdout.len()
+            );
+            let what = format!(
+                "round {round}, {sip} B every {pause_ms} ms (stalled at exit: {}): exit {:?}, {records} records\nstderr:\n{}",
+                run.stalled, run.code, run.stderr
+            );
+            if run.code == Some(0) {
+                assert_eq!(records, RECORDS, "a successful run lost records: {what}");
+                assert!(
+                    last_state.contains(&format!("{RECORDS}")),
+                    "a successful run lacks the final STATE: {what}"
+                );
+                assert!(run.stderr.contains("sync finished"), "{what}");
+            } else {
+                assert_eq!(run.code, Some(1), "{what}");
+                assert!(!run.stderr.contains("sync finished"), "{what}");
+            }
+        }
+    }
+    eprintln!(
+        "{stalls} of {} runs stalled at the connector's exit",
+        repeats * speeds.len()
+    );
+}
