@@ -1,4 +1,6 @@
-//! `--version`, `--help`, `--about`, `--test` (check) and `--discover` against the real engine.
+//! `--version`, `--help`, `--about`, `--test` (check) and `--discover` against the real engine;
+//! what the tap refuses before it asks the engine anything (modes that exclude each other, settings
+//! it cannot honour), and log levels it cannot read.
 use crate::util::*;
 use serde_json::{json, Value};
 
@@ -162,4 +164,159 @@ fn discover_prints_only_the_singer_catalog() {
         run.stderr.contains("chatter on stdout"),
         "connector logs reach stderr"
     );
+}
+
+/// An engine address where nothing listens: a run that gets that far exits 3.
+const NO_ENGINE: (&str, &str) = ("DOCKER_HOST", "tcp://127.0.0.1:1");
+
+#[test]
+fn modes_that_would_ignore_each_other_are_usage_errors() {
+    let w = Workdir::new();
+    let config = w.json("config.json", &json!({"airbyte_spec": {"image": "a/b"}}));
+    let catalog = w.json("catalog.json", &json!({"streams": []}));
+    for mode in [
+        &["--discover", "--catalog", catalog.as_str()][..],
+        &["--discover", "--properties", catalog.as_str()],
+        &["--discover", "--test"],
+        &["--test", "--catalog", catalog.as_str()],
+        &["--test", "--properties", catalog.as_str()],
+    ] {
+        let mut args = vec!["--config", config.as_str()];
+        args.extend_from_slice(mode);
+        let run = tap(&args, &[NO_ENGINE]);
+        run.assert_code(2);
+        run.assert_stderr_has(&["cannot be used with"]);
+        assert!(run.stdout.is_empty(), "{mode:?}: {}", run.stdout);
+    }
+}
+
+#[test]
+fn settings_the_tap_cannot_honour_are_configuration_errors() {
+    let with = |extra: Value| {
+        let mut settings =
+            json!({"airbyte_spec": {"image": "airbyte/source-scripted", "tag": "dev"}});
+        for (k, v) in extra.as_object().unwrap() {
+            settings[k] = v.clone();
+        }
+        settings
+    };
+    let mount = |target: &str| json!({"docker_mounts": [{"source": "/tmp", "target": target}]});
+    let cases = [
+        (
+            json!({"airbyte_spec": {"image": "Airbyte/Source-Faker"}}),
+            "lower case",
+        ),
+        (
+            json!({"airbyte_spec": {"image": "airbyte/source faker"}}),
+            "white space",
+        ),
+        (
+            json!({"airbyte_spec": {"image": "airbyte//source-faker"}}),
+            "empty part",
+        ),
+        (
+            json!({"airbyte_spec": {"image": "a/b", "tag": "Not A Tag"}}),
+            "airbyte_spec.tag",
+        ),
+        (mount("/config"), "config.json"),
+        (mount("/"), "config.json"),
+        (mount("/config/sub"), "config.json"),
+        (mount("/.tap-airbyte"), "helper"),
+        (
+            json!({"stream_maps": {"users": {"email": null}}}),
+            "not implemented",
+        ),
+        (json!({"flattening_enabled": true}), "not implemented"),
+        (
+            json!({"stream_map_config": {"salt": "x"}}),
+            "not implemented",
+        ),
+        (
+            json!({"idle_timeout_seconds": 1e300}),
+            "idle_timeout_seconds",
+        ),
+        (
+            json!({"idle_timeout_seconds": 1e19}),
+            "idle_timeout_seconds",
+        ),
+        (json!({"idle_timeout_seconds": -1}), "idle_timeout_seconds"),
+    ];
+    for (extra, says) in cases {
+        let w = Workdir::new();
+        let run = tap_with_env(&w, &with(extra.clone()), &["--test"], &[NO_ENGINE]);
+        run.assert_code(2);
+        run.assert_stderr_has(&[says]);
+        assert!(!run.stderr.contains("panicked"), "{extra}: {}", run.stderr);
+    }
+    let run = tap(
+        &["--config", "ENV", "--test"],
+        &[
+            NO_ENGINE,
+            ("TAP_AIRBYTE_AIRBYTE_SPEC_IMAGE", "a/b"),
+            ("TAP_AIRBYTE_IDLE_TIMEOUT_SECONDS", "NaN"),
+        ],
+    );
+    run.assert_code(2);
+    run.assert_stderr_has(&["TAP_AIRBYTE_IDLE_TIMEOUT_SECONDS"]);
+    // What Meltano passes by default gets past the settings: to the (absent) engine.
+    let w = Workdir::new();
+    let defaults = with(
+        json!({"stream_maps": {}, "stream_map_config": {}, "flattening_enabled": false,
+                               "docker_mounts": [{"source": "/tmp", "target": "/data/config"}]}),
+    );
+    tap_with_env(&w, &defaults, &["--test"], &[NO_ENGINE]).assert_code(3);
+}
+
+#[test]
+fn log_level_aliases_and_bad_values() {
+    let w = Workdir::new();
+    let no_image = w.json("none.json", &json!({}));
+    for (level, warns) in [
+        ("warning", false),
+        ("critical", false),
+        ("fatal", false),
+        ("off", false),
+        ("bogus", true),
+        ("tap_airbyte=loud", true),
+    ] {
+        let run = tap(
+            &["--config", &no_image],
+            &[("TAP_AIRBYTE_LOG_LEVEL", level)],
+        );
+        run.assert_code(2);
+        run.assert_stderr_has(&["setting `airbyte_spec.image` is required"]);
+        assert_eq!(
+            run.stderr.contains(&format!(
+                "TAP_AIRBYTE_LOG_LEVEL={level:?} is not a log level"
+            )),
+            warns,
+            "{level}: {}",
+            run.stderr
+        );
+    }
+    // `warning` is warn (info hidden), a bad value is info (shown).
+    let settings = scripted(json!({"check": "succeed"}));
+    for (level, info) in [("warning", false), ("bogus", true)] {
+        let run = tap_with_env(
+            &w,
+            &settings,
+            &["--test"],
+            &[("TAP_AIRBYTE_LOG_LEVEL", level)],
+        );
+        run.assert_code(0);
+        assert_eq!(
+            run.stderr.contains("connection check succeeded"),
+            info,
+            "{level}: {}",
+            run.stderr
+        );
+    }
+}
+
+/// Runs the tap with a settings file, more arguments and an environment.
+fn tap_with_env(w: &Workdir, settings: &Value, more: &[&str], env: &[(&str, &str)]) -> Run {
+    let config = w.json("config.json", settings);
+    let mut args = vec!["--config", config.as_str()];
+    args.extend_from_slice(more);
+    tap(&args, env)
 }
