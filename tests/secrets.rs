@@ -198,8 +198,7 @@ fn a_secret_across_the_stderr_line_limit_is_masked_whole() {
         assert!(
             run.stderr
                 .contains(&format!("xxx\",\"api_key\":\"{MASK}\n")),
-            "the line is cut right after the mask:\n{}",
-            run.stderr
+            "{before_cut}: the line is cut right after the mask"
         );
         assert!(!run.stderr.contains("Qx7"), "{before_cut}: a part leaked");
     }
