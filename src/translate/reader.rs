@@ -162,8 +162,12 @@ impl Reader {
     /// Ends a sync that is known to be complete and successful: writes the latest merged state as
     /// a STATE if no STATE was written yet (a connector that emits none: the state it started from)
     /// or if the latest one was held back, unless a line was damaged. Flushes `out`.
+    /// Does nothing but flush for `spec`, `check` and `discover`.
     pub fn end_of_sync(&mut self, out: &mut impl Write) -> io::Result<()> {
-        if self.outcome.damaged_lines == 0 && (self.outcome.states == 0 || self.state_pending) {
+        if self.syncing
+            && self.outcome.damaged_lines == 0
+            && (self.outcome.states == 0 || self.state_pending)
+        {
             self.write_state(out)?;
         }
         out.flush()
@@ -1017,9 +1021,10 @@ mod tests {
             &mut sink,
         )
         .unwrap();
+        r.end_of_sync(&mut sink).unwrap();
         let o = r.finish();
-        assert_eq!((o.damaged_lines, o.records_dropped), (0, 1));
-        assert!(sink.is_empty());
+        assert_eq!((o.damaged_lines, o.records_dropped, o.states), (0, 1, 0));
+        assert!(sink.is_empty(), "no STATE either");
     }
 
     fn state_msg(name: &str, cursor: usize) -> String {
