@@ -10,8 +10,9 @@ pub enum Kind {
     Config,
     /// The Docker engine cannot be reached or refused an operation; the image cannot be had.
     Docker,
-    /// stdout was closed by its reader before the sync ended.
-    OutputClosed,
+    /// The tap's own output failed: stdout closed before the run or by its reader during it, or
+    /// not writable (a full disk). Not the connector's fault.
+    Output,
 }
 
 impl Kind {
@@ -20,7 +21,7 @@ impl Kind {
             Kind::Connector => 1,
             Kind::Config => 2,
             Kind::Docker => 3,
-            Kind::OutputClosed => 4,
+            Kind::Output => 4,
         }
     }
 }

@@ -15,8 +15,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-const RECORDS: u64 = 20_000;
-
 /// Sets `exited` as soon as the process the tap's `read` container runs exits, so the reader can
 /// stall at the worst moment: right after the connector's last write, before the engine's grace ends.
 fn watch_exit(pid: u32, exited: Arc<AtomicBool>) -> std::thread::JoinHandle<()> {
@@ -88,7 +86,7 @@ fn slow_sync(config: &str, sip: usize, pause: Duration) -> SlowRun {
         uuid_like()
     ));
     let mut child = Command::new("timeout")
-        .args(["300", env!("CARGO_BIN_EXE_tap-airbyte"), "--config", config])
+        .args(["300", &tap_binary(), "--config", config])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(std::fs::File::create(&stderr_path).expect("a log file"))
@@ -110,7 +108,6 @@ fn slow_sync(config: &str, sip: usize, pause: Duration) -> SlowRun {
         std::thread::sleep(pause);
         if exited.load(Ordering::SeqCst) {
             stalled = true;
-            eprintln!("stall after {} bytes", stdout.len());
             // ~20 KB/s for 4 s (past the engine's grace), then the rest at full speed.
             for _ in 0..40 {
                 let n = out.read(&mut buf[..2048.min(sip)]).expect("read stdout");
@@ -132,6 +129,13 @@ fn slow_sync(config: &str, sip: usize, pause: Duration) -> SlowRun {
         stderr,
         stalled,
     }
+}
+
+/// The tap under test: this build, or another one (`TAP_AIRBYTE_TEST_BIN`), to show what an
+/// earlier build did under the same reader.
+fn tap_binary() -> String {
+    std::env::var("TAP_AIRBYTE_TEST_BIN")
+        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_tap-airbyte").to_string())
 }
 
 /// `timeout` runs the tap as its child: the pid in the containers' labels is the tap's.
@@ -156,14 +160,21 @@ fn uuid_like() -> u128 {
         .unwrap_or(0)
 }
 
-/// Every record and the final STATE arrive, whatever the reader's speed, or the run fails.
+/// Every record and the final STATE arrive, whatever the reader's speed and however it stalls.
+/// Before the end marker, about one run in ten lost its tail here (some with exit 0, some as a torn
+/// last line); `TAP_AIRBYTE_SLOW_REPEATS` sets the rounds (three speeds each), and
+/// `TAP_AIRBYTE_TEST_BIN` runs another build of the tap under the same readers.
 #[test]
-fn a_slow_reader_gets_every_record_or_a_failure() {
+fn a_slow_reader_gets_every_record_and_the_final_state() {
+    let records: u64 = std::env::var("TAP_AIRBYTE_SLOW_RECORDS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(20_000);
     let w = Workdir::new();
     let config = w.json(
         "config.json",
         &scripted(json!({
-            "streams": [{"name": "s", "records": RECORDS, "padding": 150, "incremental": true, "cursor": ["id"]}],
+            "streams": [{"name": "s", "records": records, "padding": 150, "incremental": true, "cursor": ["id"]}],
             "state_every": 10_000,
         })),
     );
@@ -171,13 +182,12 @@ fn a_slow_reader_gets_every_record_or_a_failure() {
     let repeats: usize = std::env::var("TAP_AIRBYTE_SLOW_REPEATS")
         .ok()
         .and_then(|r| r.parse().ok())
-        .unwrap_or(2);
-    let mut stalls = 0;
+        .unwrap_or(4);
+    let mut failures = Vec::new();
     for round in 0..repeats {
         for (sip, pause_ms) in speeds {
             let run = slow_sync(&config, sip, Duration::from_millis(pause_ms));
-            stalls += run.stalled as usize;
-            let records = run
+            let got = run
                 .stdout
                 .lines()
                 .filter(|l| l.starts_with("{\"type\":\"RECORD\""))
@@ -188,30 +198,29 @@ fn a_slow_reader_gets_every_record_or_a_failure() {
                 .rev()
                 .find(|l| l.starts_with("{\"type\":\"STATE\""))
                 .unwrap_or("");
+            // The connector succeeded: so must the sync, with every record and the final STATE.
+            let whole = got == records
+                && last_state.contains(&format!(":{records}"))
+                && run.code == Some(0)
+                && run.stderr.contains("sync finished");
             eprintln!(
-                "run: exit {:?}, {records} records, {} bytes",
-                run.code,
-                run.stdout.len()
+                "round {round}, {sip} B every {pause_ms} ms (stalled at the connector's exit: {}): exit {:?}, {got} records",
+                run.stalled, run.code
             );
-            let what = format!(
-                "round {round}, {sip} B every {pause_ms} ms (stalled at exit: {}): exit {:?}, {records} records\nstderr:\n{}",
-                run.stalled, run.code, run.stderr
-            );
-            if run.code == Some(0) {
-                assert_eq!(records, RECORDS, "a successful run lost records: {what}");
-                assert!(
-                    last_state.contains(&format!("{RECORDS}")),
-                    "a successful run lacks the final STATE: {what}"
-                );
-                assert!(run.stderr.contains("sync finished"), "{what}");
-            } else {
-                assert_eq!(run.code, Some(1), "{what}");
-                assert!(!run.stderr.contains("sync finished"), "{what}");
+            if !whole {
+                let tail: Vec<&str> = run.stderr.lines().rev().take(5).collect();
+                failures.push(format!(
+                    "round {round}, {sip} B every {pause_ms} ms: exit {:?}, {got} of {records} records, last STATE {last_state:?}; stderr ends {tail:?}",
+                    run.code
+                ));
             }
         }
     }
-    eprintln!(
-        "{stalls} of {} runs stalled at the connector's exit",
-        repeats * speeds.len()
+    assert!(
+        failures.is_empty(),
+        "{} of {} runs did not deliver the whole sync:\n{}",
+        failures.len(),
+        repeats * speeds.len(),
+        failures.join("\n")
     );
 }

@@ -74,8 +74,13 @@ fn a_reader_that_goes_away_stops_the_sync_with_exit_4() {
 }
 
 #[test]
-fn sigterm_and_sigint_remove_the_container_and_the_tap_dies_by_the_same_signal() {
-    for (sig, name) in [(libc::SIGTERM, "TERM"), (libc::SIGINT, "INT")] {
+fn term_int_hup_and_quit_remove_the_container_and_the_tap_dies_by_the_same_signal() {
+    for (sig, name) in [
+        (libc::SIGTERM, "TERM"),
+        (libc::SIGINT, "INT"),
+        (libc::SIGHUP, "HUP"),
+        (libc::SIGQUIT, "QUIT"),
+    ] {
         let w = Workdir::new();
         let (mut child, pid, _out) = slow_sync_under_way(&w);
         assert_eq!(containers_of(pid).len(), 1, "the connector runs");
@@ -127,4 +132,154 @@ fn containers_left_by_a_killed_tap_are_removed_by_the_next_run() {
     next.assert_code(0);
     next.assert_stderr_has(&["left by an earlier run"]);
     assert_no_containers(pid);
+}
+
+/// A signal while the container is being created or its files uploaded (a 40 MB config makes the
+/// upload long) still removes it.
+#[test]
+fn a_signal_during_create_or_upload_leaves_no_container() {
+    let w = Workdir::new();
+    let mut settings = scripted(json!({"streams": [{"name": "s", "records": 5}]}));
+    settings["airbyte_config"]["blob"] = json!("x".repeat(40 << 20));
+    let config = w.json("config.json", &settings);
+    // First during the upload: as soon as the container exists. Then at fixed points after start,
+    // which fall in the spec run's create, upload or start.
+    let mut moments: Vec<Option<u64>> = vec![None, None];
+    moments.extend([40, 80, 120, 160, 240, 320].map(Some));
+    for moment in moments {
+        let child = Command::new("timeout")
+            .args([
+                "120",
+                env!("CARGO_BIN_EXE_tap-airbyte"),
+                "--config",
+                &config,
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the tap starts");
+        let pid = tap_child_of(child.id());
+        match moment {
+            None => {
+                let started = Instant::now();
+                while containers_of(pid).is_empty() && started.elapsed() < Duration::from_secs(60) {
+                    std::thread::sleep(Duration::from_millis(2));
+                }
+            }
+            Some(ms) => std::thread::sleep(Duration::from_millis(ms)),
+        }
+        Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        let by_term = out.status.code() == Some(128 + libc::SIGTERM)
+            || std::os::unix::process::ExitStatusExt::signal(&out.status) == Some(libc::SIGTERM);
+        assert!(
+            by_term,
+            "at {moment:?}: {:?} {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_no_containers(pid);
+    }
+}
+
+/// `timeout` runs the tap as its child; the tap's pid is the one the containers carry.
+fn tap_child_of(parent: u32) -> u32 {
+    for _ in 0..500 {
+        if let Ok(children) =
+            std::fs::read_to_string(format!("/proc/{parent}/task/{parent}/children"))
+        {
+            if let Some(pid) = children.split_whitespace().next() {
+                return pid.parse().expect("a pid");
+            }
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    panic!("no child of {parent}");
+}
+
+/// Meltano may run the tap through another name or a wrapper script: a second tap must not take
+/// the first one's live container for a dead tap's.
+#[test]
+fn a_tap_under_another_name_keeps_its_container_while_another_tap_starts() {
+    let w = Workdir::new();
+    let renamed = w.path().join("my-extractor");
+    std::fs::copy(env!("CARGO_BIN_EXE_tap-airbyte"), &renamed).unwrap();
+    let config = w.json(
+        "config.json",
+        &scripted(json!({"streams": [{"name": "s", "records": 50}], "sleep_ms": 100})),
+    );
+    let mut first = Command::new("timeout")
+        .args(["120"])
+        .arg(&renamed)
+        .args(["--config", &config])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let first_pid = tap_child_of(first.id());
+    let out = first_record(&mut first);
+    let second = tap_with(
+        &w,
+        &scripted(json!({"streams": [{"name": "s", "records": 1}]})),
+        &["--discover"],
+    );
+    second.assert_code(0);
+    assert!(
+        !second.stderr.contains("left by an earlier run"),
+        "the second tap removed a live tap's container:\n{}",
+        second.stderr
+    );
+    let rest = std::io::read_to_string(out).unwrap();
+    let status = first.wait().unwrap();
+    // Its container was left alone: the first sync ends well, with every record.
+    assert_eq!(status.code(), Some(0));
+    assert_eq!(rest.matches("\"type\":\"RECORD\"").count() + 1, 50);
+    assert_no_containers(first_pid);
+}
+
+/// stdout closed before the run (`>&-`) or on a full disk: the tap's own output failure (exit 4),
+/// never exit 0 and never "the connector failed".
+#[test]
+fn stdout_closed_before_the_run_or_full_is_the_taps_own_output_failure() {
+    let w = Workdir::new();
+    let config = w.json(
+        "config.json",
+        &scripted(json!({"streams": [{"name": "s", "records": 50_000}]})),
+    );
+    let closed = Command::new("timeout")
+        .args(["120", "sh", "-c", "exec \"$0\" --config \"$1\" >&-"])
+        .arg(env!("CARGO_BIN_EXE_tap-airbyte"))
+        .arg(&config)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&closed.stderr);
+    assert_eq!(closed.status.code(), Some(4), "{stderr}");
+    assert!(stderr.contains("stdout is closed"), "{stderr}");
+
+    let full = Command::new("timeout")
+        .args([
+            "120",
+            env!("CARGO_BIN_EXE_tap-airbyte"),
+            "--config",
+            &config,
+        ])
+        .stdout(
+            std::fs::OpenOptions::new()
+                .write(true)
+                .open("/dev/full")
+                .unwrap(),
+        )
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&full.stderr);
+    assert_eq!(full.status.code(), Some(4), "{stderr}");
+    assert!(stderr.contains("No space left on device"), "{stderr}");
+    assert!(
+        !stderr.contains("`read` failed") && !stderr.contains("the connector exited"),
+        "not the connector's failure: {stderr}"
+    );
 }

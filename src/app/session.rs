@@ -175,7 +175,8 @@ impl Session {
         out: W,
     ) -> Result<Ran, AppError> {
         let (tx, rx) = tokio::sync::mpsc::channel(pipeline::CHANNEL_CHUNKS);
-        let thread = pipeline::spawn(reader, rx, self.settings.max_line_bytes, out);
+        let (verdict, verdict_rx) = tokio::sync::oneshot::channel();
+        let thread = pipeline::spawn(reader, rx, verdict_rx, self.settings.max_line_bytes, out);
         let exit = self
             .engine
             .run(
@@ -186,6 +187,8 @@ impl Session {
                 &self.redactor,
             )
             .await;
+        // Only a run that ended well and was read to its end closes the sync with a STATE.
+        let _ = verdict.send(matches!(&exit, Ok(e) if e.code == 0 && e.complete != Completeness::Missing));
         let finished = tokio::task::spawn_blocking(move || thread.join())
             .await
             .ok()
@@ -375,12 +378,15 @@ impl Ran {
         match &self.finished.error {
             Some(PipelineError::OutputClosed) => {
                 return Err(AppError::new(
-                    Kind::OutputClosed,
+                    Kind::Output,
                     anyhow!("stdout was closed by its reader; the sync did not finish"),
                 ))
             }
             Some(e @ PipelineError::Output(_)) => {
-                return Err(AppError::new(Kind::Connector, anyhow!("{e}")))
+                return Err(AppError::new(
+                    Kind::Output,
+                    anyhow!("{e}; the sync did not finish"),
+                ))
             }
             Some(e @ PipelineError::Line(_)) => return Err(self.failure(command, &e.to_string())),
             None => {}

@@ -10,7 +10,7 @@ use crate::translate::reader::{Outcome, Reader};
 use bytes::Bytes;
 use lines::{LineError, LineFramer};
 use std::io::{self, Write};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 /// Batches in flight between the Docker runtime and the translating thread (a batch holds the
 /// frames that were ready together, at most about 256 KiB): a few MiB at most.
@@ -43,10 +43,13 @@ pub struct Finished {
 }
 
 /// Starts the translating thread. It ends when the channel closes (the run is over) or on an error;
-/// either way the receiver is dropped, so the Docker runtime stops too.
+/// either way the receiver is dropped, so the Docker runtime stops too. Once the channel closes it
+/// waits for the run's verdict: `true` (the connector succeeded and its whole output was read) ends
+/// the sync with its final STATE ([`Reader::end_of_sync`]).
 pub fn spawn<W: Write + Send + 'static>(
     mut reader: Reader,
     mut chunks: mpsc::Receiver<Vec<Bytes>>,
+    verdict: oneshot::Receiver<bool>,
     max_line: usize,
     mut out: W,
 ) -> std::thread::JoinHandle<Finished> {
@@ -64,6 +67,9 @@ pub fn spawn<W: Write + Send + 'static>(
                 if let Some(last) = framer.finish() {
                     tracing::warn!("the connector's output did not end with a newline; reading its last line as is");
                     reader.on_line(&last, &mut out)?;
+                }
+                if verdict.blocking_recv() == Ok(true) && reader.outcome().errors.is_empty() {
+                    reader.end_of_sync(&mut out)?;
                 }
                 out.flush()?;
                 Ok(())
