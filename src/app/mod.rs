@@ -72,10 +72,7 @@ fn config(e: anyhow::Error) -> AppError {
 
 fn output_error(e: std::io::Error) -> AppError {
     if e.kind() == std::io::ErrorKind::BrokenPipe {
-        AppError::new(
-            Kind::Output,
-            anyhow!("stdout was closed by its reader"),
-        )
+        AppError::new(Kind::Output, anyhow!("stdout was closed by its reader"))
     } else {
         AppError::new(Kind::Output, anyhow!(e).context("cannot write to stdout"))
     }

@@ -188,7 +188,8 @@ impl Session {
             )
             .await;
         // Only a run that ended well and was read to its end closes the sync with a STATE.
-        let _ = verdict.send(matches!(&exit, Ok(e) if e.code == 0 && e.complete != Completeness::Missing));
+        let _ = verdict
+            .send(matches!(&exit, Ok(e) if e.code == 0 && e.complete != Completeness::Missing));
         let finished = tokio::task::spawn_blocking(move || thread.join())
             .await
             .ok()
