@@ -10,7 +10,8 @@ use clap::{Parser, ValueEnum};
     about = "Run any Airbyte source connector as a Singer tap, through the Docker Engine API.",
     long_about = None,
     after_help = "Exit codes: 0 success; 1 connector failure; 2 configuration or usage error; \
-                  3 Docker engine problem; 4 stdout closed by its reader. On SIGTERM/SIGINT the \
+                  3 Docker engine problem; 4 the tap's own output failed (stdout closed before or \
+                  during the run, or not writable). On SIGTERM/SIGINT/SIGHUP/SIGQUIT the \
                   connector container is removed and the tap dies by the same signal."
 )]
 pub struct Args {

@@ -140,7 +140,7 @@ fn tap_binary() -> String {
 
 /// `timeout` runs the tap as its child: the pid in the containers' labels is the tap's.
 fn wait_for_tap_pid(timeout_pid: u32) -> u32 {
-    for _ in 0..200 {
+    for _ in 0..1000 {
         if let Ok(children) =
             std::fs::read_to_string(format!("/proc/{timeout_pid}/task/{timeout_pid}/children"))
         {
