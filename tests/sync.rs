@@ -337,3 +337,34 @@ fn every_state_input_shape_resumes() {
         );
     }
 }
+
+/// A connector that emits no STATE: a successful sync still ends with one (the state it started
+/// from), so Meltano records that the run happened; a failed one does not claim it.
+#[test]
+fn a_sync_without_connector_state_still_ends_with_a_state() {
+    let w = Workdir::new();
+    let config = json!({"streams": [{"name": "s", "records": 4, "incremental": false}]});
+    let input = w.json(
+        "state.json",
+        &json!({"airbyte_state": [{"type": "STREAM", "stream": {"stream_descriptor": {"name": "other"}, "stream_state": {"cursor": 7}}}]}),
+    );
+    let run = tap_with(&w, &scripted(config.clone()), &["--state", &input]);
+    run.assert_code(0);
+    let messages = run.messages();
+    let last = messages.last().expect("output");
+    assert_eq!(last["type"], "STATE", "the sync ends with a STATE: {last}");
+    assert_eq!(
+        last["value"]["airbyte_state"][0]["stream"]["stream_state"]["cursor"], 7,
+        "the state it started from, unchanged: {last}"
+    );
+    assert_eq!(run.of_type("STATE").len(), 1);
+
+    let mut failing = config;
+    failing["exit_code"] = json!(1);
+    let run = tap_with(&w, &scripted(failing), &["--state", &input]);
+    run.assert_code(1);
+    assert!(
+        run.of_type("STATE").is_empty(),
+        "a failed run claims no state"
+    );
+}
