@@ -335,19 +335,43 @@ fn a_large_input_state_is_not_copied_into_every_state() {
     }
 }
 
-/// Measures the translation core with 100,000 streams: catalog planning, the reader, a record and
-/// a STATE per stream, and a 50 MB input state with 5 records and 5 STATEs. Run with
+/// Runs `f`, printing its time and the peak resident memory it added (`VmHWM` is reset first
+/// through `/proc/self/clear_refs`).
+fn phase<T>(what: &str, f: impl FnOnce() -> T) -> T {
+    let kib = |field: &str| -> i64 {
+        let status = std::fs::read_to_string("/proc/self/status").unwrap();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(field))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or(0)
+    };
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+    let before = kib("VmRSS:");
+    let t = std::time::Instant::now();
+    let value = f();
+    eprintln!(
+        "{what}: {:?}, peak +{} MB",
+        t.elapsed(),
+        (kib("VmHWM:") - before) >> 10
+    );
+    value
+}
+
+/// Measures the translation core with 100,000 streams (`SCALE_STREAMS` to change): reading the
+/// Singer catalog, catalog planning, the reader, a record and a STATE per stream; then a 50 MB
+/// input state with 5 records and 5 STATEs. Run with
 /// `cargo test --release --test translate_reliability scale_100k_streams -- --ignored --nocapture`.
 #[test]
 #[ignore]
 fn scale_100k_streams() {
     use serde_json::value::RawValue;
     use std::io::{self, Write};
-    use std::time::Instant;
     use tap_airbyte::translate::catalog::{self, SingerCatalog};
     use tap_airbyte::translate::reader::Reader;
     use tap_airbyte::translate::state::StateStore;
 
+    /// Counts bytes and STATE lines written.
     struct Count(u64, u64);
     impl Write for Count {
         fn write(&mut self, b: &[u8]) -> io::Result<usize> {
@@ -381,35 +405,41 @@ fn scale_100k_streams() {
     let text =
         serde_json::to_vec(&catalog::to_singer(&catalog::parse_streams(&raw).unwrap())).unwrap();
     drop(raw);
-    let singer: SingerCatalog = serde_json::from_slice(&text).unwrap();
     eprintln!("{n} streams, a {} MB Singer catalog", text.len() >> 20);
-    let t = Instant::now();
-    let plan = catalog::plan(Some(&singer), None).unwrap();
-    eprintln!("catalog::plan: {:?}", t.elapsed());
+    let singer: SingerCatalog = phase("reading the Singer catalog (serde)", || {
+        serde_json::from_slice(&text).unwrap()
+    });
+    drop(text);
+    let plan = phase("catalog::plan", || {
+        catalog::plan(Some(&singer), None).unwrap()
+    });
     drop(singer);
-    let t = Instant::now();
-    let mut reader = Reader::sync(&plan.streams, StateStore::default());
     let mut out = Count(0, 0);
-    reader.begin(&mut out).unwrap();
-    eprintln!("Reader::sync + SCHEMAs: {:?}", t.elapsed());
-    let t = Instant::now();
-    for i in 0..n {
-        let line = format!(
-            r#"{{"type":"RECORD","record":{{"stream":"table_{i}","namespace":"public","data":{{"id":1,"updated_at":"2024-01-01T00:00:00Z","name":"x","amount":1.5,"tags":[]}},"emitted_at":1700000000000}}}}"#
-        );
-        reader.on_line(line.as_bytes(), &mut out).unwrap();
-        let line = format!(
-            r#"{{"type":"STATE","state":{{"type":"STREAM","stream":{{"stream_descriptor":{{"name":"table_{i}","namespace":"public"}},"stream_state":{{"updated_at":"2024-01-01T00:00:00Z"}}}}}}}}"#
-        );
-        reader.on_line(line.as_bytes(), &mut out).unwrap();
-    }
-    reader.end_of_sync(&mut out).unwrap();
+    let mut reader = phase("Reader::sync + SCHEMAs", || {
+        let mut reader = Reader::sync(&plan.streams, StateStore::default());
+        reader.begin(&mut out).unwrap();
+        reader
+    });
+    let schemas = out.0;
+    phase(&format!("{n} records + {n} STATEs + end_of_sync"), || {
+        for i in 0..n {
+            let line = format!(
+                r#"{{"type":"RECORD","record":{{"stream":"table_{i}","namespace":"public","data":{{"id":1,"updated_at":"2024-01-01T00:00:00Z","name":"x","amount":1.5,"tags":[]}},"emitted_at":1700000000000}}}}"#
+            );
+            reader.on_line(line.as_bytes(), &mut out).unwrap();
+            let line = format!(
+                r#"{{"type":"STATE","state":{{"type":"STREAM","stream":{{"stream_descriptor":{{"name":"table_{i}","namespace":"public"}},"stream_state":{{"updated_at":"2024-01-01T00:00:00Z"}}}}}}}}"#
+            );
+            reader.on_line(line.as_bytes(), &mut out).unwrap();
+        }
+        reader.end_of_sync(&mut out).unwrap();
+    });
     eprintln!(
-        "{n} records + {n} STATEs: {:?}, {} MB written, {} Singer STATEs",
-        t.elapsed(),
-        out.0 >> 20,
+        "  {} MB written after the SCHEMAs, {} Singer STATEs",
+        (out.0 - schemas) >> 20,
         out.1
     );
+    drop(reader);
 
     let mut big = String::from("[");
     let mut i = 0;
@@ -424,22 +454,22 @@ fn scale_100k_streams() {
     let state = StateStore::from_input(big.as_bytes()).unwrap();
     let mut reader = Reader::sync(&plan.streams[..1], state);
     let mut out = Count(0, 0);
-    let t = Instant::now();
-    for k in 1..=5 {
-        reader.on_line(format!(r#"{{"type":"RECORD","record":{{"stream":"table_0","namespace":"public","data":{{"id":{k}}},"emitted_at":0}}}}"#).as_bytes(), &mut out).unwrap();
-        reader.on_line(format!(r#"{{"type":"STATE","state":{{"type":"STREAM","stream":{{"stream_descriptor":{{"name":"table_0","namespace":"public"}},"stream_state":{{"cursor":{k}}}}}}}}}"#).as_bytes(), &mut out).unwrap();
-    }
-    reader.end_of_sync(&mut out).unwrap();
-    eprintln!(
-        "{} MB input state, 5 records + 5 STATEs: {:?}, {} MB written, {} Singer STATEs",
-        big.len() >> 20,
-        t.elapsed(),
-        out.0 >> 20,
-        out.1
+    let what = format!(
+        "a {} MB input state, 5 records + 5 STATEs + end_of_sync",
+        big.len() >> 20
     );
-    let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    eprintln!(
-        "{}",
-        status.lines().find(|l| l.starts_with("VmHWM")).unwrap()
-    );
+    phase(&what, || {
+        for k in 1..=5 {
+            let record = format!(
+                r#"{{"type":"RECORD","record":{{"stream":"table_0","namespace":"public","data":{{"id":{k}}},"emitted_at":0}}}}"#
+            );
+            reader.on_line(record.as_bytes(), &mut out).unwrap();
+            let state = format!(
+                r#"{{"type":"STATE","state":{{"type":"STREAM","stream":{{"stream_descriptor":{{"name":"table_0","namespace":"public"}},"stream_state":{{"cursor":{k}}}}}}}}}"#
+            );
+            reader.on_line(state.as_bytes(), &mut out).unwrap();
+        }
+        reader.end_of_sync(&mut out).unwrap();
+    });
+    eprintln!("  {} MB written, {} Singer STATEs", out.0 >> 20, out.1);
 }
