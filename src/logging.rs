@@ -85,9 +85,11 @@ fn parse_filter(value: &str) -> Result<EnvFilter, String> {
             }
             _ if is_level(alias(d)) => alias(d).to_string(),
             _ if d.contains('[') || OWN_TARGETS.iter().any(|t| d.starts_with(t)) => d.to_string(),
-            _ => return Err(format!(
+            _ => {
+                return Err(format!(
                 "`{d}` is neither a level (trace, debug, info, warn, error, off) nor target=level"
-            )),
+            ))
+            }
         };
         directives.push(directive);
     }

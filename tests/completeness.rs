@@ -182,7 +182,7 @@ fn a_slow_reader_gets_every_record_and_the_final_state() {
     let repeats: usize = std::env::var("TAP_AIRBYTE_SLOW_REPEATS")
         .ok()
         .and_then(|r| r.parse().ok())
-        .unwrap_or(4);
+        .unwrap_or(5);
     let mut failures = Vec::new();
     for round in 0..repeats {
         for (sip, pause_ms) in speeds {

@@ -15,3 +15,4 @@ mod registry;
 mod remote;
 mod secrets;
 mod sync;
+mod translate_reliability;

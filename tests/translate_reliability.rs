@@ -8,12 +8,10 @@
 //! which prints the bytes its config holds; it is compiled with `rustc` and put in an image here.
 //! The rest uses the bundled scripted connector. `scale_100k_streams` (ignored) measures the
 //! translation core with 100,000 streams.
-mod util;
-
+use crate::util::*;
 use serde_json::{json, Value};
 use std::process::Command;
 use std::sync::OnceLock;
-use util::*;
 
 const REPLAY: &str = "tap-airbyte-test/source-replay";
 

@@ -70,6 +70,8 @@ pub fn spawn<W: Write + Send + 'static>(
                 }
                 if verdict.blocking_recv() == Ok(true) && reader.outcome().errors.is_empty() {
                     reader.end_of_sync(&mut out)?;
+                } else {
+                    reader.end_of_failed_run(&mut out)?;
                 }
                 out.flush()?;
                 Ok(())

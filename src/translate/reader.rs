@@ -173,6 +173,15 @@ impl Reader {
         out.flush()
     }
 
+    /// Ends a run that did not succeed: a STATE the throttle held back covers only records already
+    /// written, so it is written (unless a line was damaged); nothing else is claimed. Flushes.
+    pub fn end_of_failed_run(&mut self, out: &mut impl Write) -> io::Result<()> {
+        if self.outcome.damaged_lines == 0 && self.state_pending {
+            self.write_state(out)?;
+        }
+        out.flush()
+    }
+
     pub fn finish(self) -> Outcome {
         self.outcome
     }
@@ -486,10 +495,7 @@ impl Reader {
 
     /// A line that looks like an Airbyte message but cannot be read: data may be lost.
     fn damaged(&mut self, line: &[u8], why: &str, out: &mut impl Write) -> io::Result<()> {
-        let shown = self
-            .redactor
-            .redact(&String::from_utf8_lossy(&line[..line.len().min(200)]))
-            .into_owned();
+        let (shown, _) = self.redactor.redact_truncated(line, 200);
         let shown = one_line(&shown).into_owned();
         self.damage(out, true, || format!("{why}: {shown}"))
     }
@@ -516,15 +522,9 @@ impl Reader {
 
     fn not_json(&mut self, line: &[u8], error: Option<serde_json::Error>) {
         self.outcome.not_json_lines += 1;
-        let shown = &line[..line.len().min(MAX_LOGGED_LINE)];
-        let text = String::from_utf8_lossy(shown);
-        let text = self.redactor.redact(&text);
+        let (text, was_cut) = self.redactor.redact_truncated(line, MAX_LOGGED_LINE);
         let text = one_line(&text);
-        let cut = if line.len() > MAX_LOGGED_LINE {
-            " […]"
-        } else {
-            ""
-        };
+        let cut = if was_cut { " […]" } else { "" };
         match error {
             Some(e) => {
                 tracing::warn!(target: "connector", error = %e, "not a valid Airbyte message: {text}{cut}")
@@ -820,6 +820,24 @@ mod tests {
         let o = r.finish();
         assert_eq!(o.errors[0].message.as_deref(), Some("bad key **********"));
         assert_eq!(o.errors[0].internal_message.as_deref(), Some("**********"));
+    }
+
+    #[test]
+    fn a_secret_across_the_damaged_line_limit_is_masked_whole() {
+        let secret = "Zq7-cut-secret";
+        let config = json!({"api_key": secret});
+        for before_cut in 1..secret.len() {
+            let redactor = Redactor::new(config.as_object().unwrap(), &HashSet::new());
+            let mut reader = Reader::command().with_redactor(redactor, HashSet::new());
+            let start = r#"{"type":"RECORD","record":{"stream":"s","data":{"x":""#;
+            let mut line = start.as_bytes().to_vec();
+            line.resize(200 - before_cut, b'x');
+            line.extend_from_slice(secret.as_bytes());
+            line.extend_from_slice(b"\xff\"}}}");
+            reader.on_line(&line, &mut Vec::new()).unwrap();
+            let damage = reader.finish().first_damage.unwrap();
+            assert!(!damage.contains("Zq"), "{before_cut}: {damage}");
+        }
     }
 
     #[test]
@@ -1233,6 +1251,41 @@ mod tests {
         let out = lines_of(&out);
         assert_eq!(kinds(&out), ["RECORD", "STATE"]);
         assert_eq!(out[1]["value"]["stream_state"], json!({"c": 1}));
+    }
+
+    #[test]
+    fn a_failed_run_writes_the_held_back_state_of_delivered_records_and_nothing_more() {
+        let big: Vec<Value> = (0..200)
+            .map(|i| json!({"type": "STREAM", "stream": {"stream_descriptor": {"name": format!("t{i}")}, "stream_state": {"pad": "p".repeat(500)}}}))
+            .collect();
+        let input = Value::from(big).to_string();
+        let mut r = Reader::sync(
+            &[plan("a", None)],
+            StateStore::from_input(input.as_bytes()).unwrap(),
+        );
+        let mut out = Vec::new();
+        r.on_line(
+            br#"{"type":"RECORD","record":{"stream":"a","data":{"id":1}}}"#,
+            &mut out,
+        )
+        .unwrap();
+        r.on_line(state_msg("a", 1).as_bytes(), &mut out).unwrap();
+        assert_eq!(r.outcome().states, 0, "held back by the throttle");
+        r.end_of_failed_run(&mut out).unwrap();
+        let lines = lines_of(&out);
+        assert_eq!(kinds(&lines), ["RECORD", "STATE"]);
+        assert_eq!(lines[1]["value"]["stream_state"], json!({"c": 1}));
+
+        // Nothing held back and no state from the connector: a failed run claims nothing.
+        let mut r = Reader::sync(&[plan("a", None)], StateStore::default());
+        let mut out = Vec::new();
+        r.on_line(
+            br#"{"type":"RECORD","record":{"stream":"a","data":{"id":1}}}"#,
+            &mut out,
+        )
+        .unwrap();
+        r.end_of_failed_run(&mut out).unwrap();
+        assert_eq!(kinds(&lines_of(&out)), ["RECORD"]);
     }
 
     #[test]
