@@ -1,4 +1,4 @@
-//! Builds `tap-airbyte-init` (src/docker/init/init.c), the static helper that runs first in every
+//! Builds `tap-airbyte-init` (src/runtime/docker/init/init.c), the static helper that runs first in every
 //! connector container and proves the connector's output was read to its end. It is embedded in
 //! the tap and uploaded with the connector's files. No libc: the one binary runs in any Linux image
 //! of the architecture the tap is built for. When it cannot be built (another architecture, no C
@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::process::Command;
 
 fn main() {
-    let source = "src/docker/init/init.c";
+    let source = "src/runtime/docker/init/init.c";
     println!("cargo:rerun-if-changed={source}");
     let out = PathBuf::from(std::env::var("OUT_DIR").expect("OUT_DIR")).join("tap-airbyte-init");
     let arch = std::env::var("CARGO_CFG_TARGET_ARCH").unwrap_or_default();

@@ -48,8 +48,8 @@ impl fmt::Display for AppError {
     }
 }
 
-impl From<crate::docker::DockerError> for AppError {
-    fn from(e: crate::docker::DockerError) -> Self {
+impl From<crate::runtime::docker::DockerError> for AppError {
+    fn from(e: crate::runtime::docker::DockerError) -> Self {
         AppError::new(Kind::Docker, e)
     }
 }

@@ -13,7 +13,7 @@
 //! Checked here, before any container exists: the image reference against Docker's grammar, mount
 //! targets against the paths the tap keeps for itself ([`RESERVED_TARGETS`]), the idle timeout's
 //! range.
-use crate::docker::FILES_DIR;
+use crate::runtime::docker::FILES_DIR;
 use serde_json::{Map, Value};
 use std::path::Path;
 use std::time::Duration;
@@ -80,6 +80,36 @@ pub struct Settings {
     pub idle_timeout: Option<std::time::Duration>,
     /// Credentials for pulling the image; without them, `~/.docker/config.json` is asked.
     pub registry_auth: Option<RegistryAuth>,
+    /// Where the connector runs.
+    pub launch: Launch,
+}
+
+/// Where the connector runs: the settings' choice, made before anything runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Launch {
+    /// Docker when an engine answers, else natively from PyPI (nothing chosen).
+    Auto,
+    /// The image through a Docker engine (`skip_native_check: true`).
+    Docker,
+    /// No Docker (`force_native: true`, `airbyte_spec.pip_url` or `airbyte_spec.executable`).
+    Native(Native),
+}
+
+/// A connector run as a local process.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Native {
+    /// A command the user installed (`airbyte_spec.executable`), on PATH or a path.
+    Executable(String),
+    /// A Python package installed into a managed virtualenv.
+    Python {
+        /// A pip requirement: from the image and tag (`airbyte-source-faker==7.2.1`), or
+        /// `airbyte_spec.pip_url` as given.
+        requirement: String,
+        /// The command it installs (`source-faker`).
+        command: String,
+        /// `native_source_python`.
+        python: Option<String>,
+    },
 }
 
 /// Registry credentials from the settings (`registry_auth`).
@@ -282,13 +312,27 @@ pub fn check(raw: &Map<String, Value>) -> Result<Settings, SettingsError> {
         Some(Value::Object(o)) => o.clone(),
         Some(v) => return Err(wrong("airbyte_spec", "an object", v)),
     };
-    for k in ["image", "tag"] {
+    for k in ["image", "tag", "pip_url", "executable"] {
         if let Some(v) = raw.get(&format!("airbyte_spec.{k}")) {
             spec.insert(k.into(), v.clone());
         }
     }
+    let spec_string = |k: &str| -> Result<Option<String>, SettingsError> {
+        match spec.get(k) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) if s.trim().is_empty() => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.trim().to_string())),
+            Some(v) => Err(wrong(&format!("airbyte_spec.{k}"), "a string", v)),
+        }
+    };
+    let executable = spec_string("executable")?;
+    let pip_url = spec_string("pip_url")?;
     let image = match spec.get("image") {
         Some(Value::String(s)) if !s.trim().is_empty() => s.trim().to_string(),
+        // A local executable needs no image; it names the connector in logs.
+        Some(Value::String(_)) | None | Some(Value::Null) if executable.is_some() => {
+            "airbyte/local-executable".to_string()
+        }
         Some(Value::String(_)) | None | Some(Value::Null) => {
             return Err(SettingsError::Missing("airbyte_spec.image"))
         }
@@ -304,6 +348,7 @@ pub fn check(raw: &Map<String, Value>) -> Result<Settings, SettingsError> {
     let (image, tag) = split_reference(&image, tag)?;
     check_reference(&image, &tag, tag_set)?;
     refuse_unimplemented(raw)?;
+    let launch = launch(raw, &image, &tag, executable, pip_url)?;
     let airbyte_config = match raw.get("airbyte_config") {
         None | Some(Value::Null) => Map::new(),
         Some(Value::Object(o)) => o.clone(),
@@ -377,6 +422,7 @@ pub fn check(raw: &Map<String, Value>) -> Result<Settings, SettingsError> {
         connector_config_path,
         idle_timeout,
         registry_auth,
+        launch,
     })
 }
 
@@ -415,6 +461,82 @@ fn idle_timeout(secs: Option<f64>) -> Result<Duration, SettingsError> {
                  (7 days)"
             ),
         })
+}
+
+/// Where the connector runs, from the wrapper's keys (`force_native`, `skip_native_check`,
+/// `native_source_python`) and ours (`airbyte_spec.pip_url`, `airbyte_spec.executable`).
+fn launch(
+    raw: &Map<String, Value>,
+    image: &str,
+    tag: &str,
+    executable: Option<String>,
+    pip_url: Option<String>,
+) -> Result<Launch, SettingsError> {
+    let flag = |k: &str| -> Result<bool, SettingsError> {
+        match raw.get(k) {
+            None | Some(Value::Null) => Ok(false),
+            Some(Value::Bool(b)) => Ok(*b),
+            Some(Value::String(s)) if s.eq_ignore_ascii_case("true") => Ok(true),
+            Some(Value::String(s)) if s.eq_ignore_ascii_case("false") || s.is_empty() => Ok(false),
+            Some(v) => Err(wrong(k, "true or false", v)),
+        }
+    };
+    let force_native = flag("force_native")?;
+    let skip_native = flag("skip_native_check")?;
+    let python = match raw.get("native_source_python") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) if s.trim().is_empty() => None,
+        Some(Value::String(s)) => Some(s.trim().to_string()),
+        Some(v) => return Err(wrong("native_source_python", "a string", v)),
+    };
+    let native_asked = force_native || executable.is_some() || pip_url.is_some();
+    if skip_native && native_asked {
+        return Err(SettingsError::Invalid {
+            key: "skip_native_check".into(),
+            message: "asks for Docker, while `force_native`, `airbyte_spec.pip_url` or \
+                      `airbyte_spec.executable` asks to run without it; keep one"
+                .into(),
+        });
+    }
+    if executable.is_some() && pip_url.is_some() {
+        return Err(SettingsError::Invalid {
+            key: "airbyte_spec.executable".into(),
+            message: "and `airbyte_spec.pip_url` both name the connector; keep one".into(),
+        });
+    }
+    // The connector's name: the image's last path part (`airbyte/source-faker` → `source-faker`).
+    let name = image.rsplit('/').next().unwrap_or(image).to_string();
+    Ok(if let Some(exe) = executable {
+        Launch::Native(Native::Executable(exe))
+    } else if let Some(requirement) = pip_url {
+        Launch::Native(Native::Python {
+            requirement,
+            command: name,
+            python,
+        })
+    } else if force_native {
+        Launch::Native(python_from_image(&name, tag, python))
+    } else if skip_native {
+        Launch::Docker
+    } else {
+        Launch::Auto
+    })
+}
+
+/// The PyPI package of an Airbyte image, pinned to its tag (`airbyte/source-faker:7.2.1` →
+/// `airbyte-source-faker==7.2.1`; `latest` takes the newest).
+pub fn python_from_image(name: &str, tag: &str, python: Option<String>) -> Native {
+    let package = format!("airbyte-{name}");
+    let requirement = if tag == "latest" || tag.contains(':') {
+        package
+    } else {
+        format!("{package}=={tag}")
+    };
+    Native::Python {
+        requirement,
+        command: name.to_string(),
+        python,
+    }
 }
 
 /// Stream maps and flattening change the records; the tap does neither yet, so a config that asks

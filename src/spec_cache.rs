@@ -5,7 +5,8 @@
 use serde_json::Value;
 use std::path::PathBuf;
 
-fn dir() -> Option<PathBuf> {
+/// The tap's cache folder (specs, connector virtualenvs).
+pub fn cache_dir() -> Option<PathBuf> {
     if let Some(d) = std::env::var_os("TAP_AIRBYTE_CACHE_DIR").filter(|d| !d.is_empty()) {
         return Some(PathBuf::from(d));
     }
@@ -23,7 +24,7 @@ fn path(image_id: &str) -> Option<PathBuf> {
         .chars()
         .filter(char::is_ascii_alphanumeric)
         .collect();
-    (!id.is_empty()).then(|| dir().map(|d| d.join("specs").join(format!("{id}.json"))))?
+    (!id.is_empty()).then(|| cache_dir().map(|d| d.join("specs").join(format!("{id}.json"))))?
 }
 
 /// The cached spec of this image, if there is one.

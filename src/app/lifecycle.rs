@@ -1,44 +1,58 @@
 //! The tap's own lifecycle: SIGTERM, SIGINT, SIGHUP and SIGQUIT, the container being run (what a
 //! signal must remove), and containers that earlier taps on this host left behind when they were
 //! killed.
-use crate::docker::{process_identity, Engine};
+use crate::runtime::docker::Engine;
+use crate::runtime::process::Group;
+use crate::runtime::process_identity;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 use tokio::signal::unix::{signal, Signal, SignalKind};
 
-/// The container being run, if any: what a signal must remove. It is known by its name from before
-/// the create request is sent, so a signal during the create or the upload removes it too.
+/// The connector being run, if any: what a signal must stop and remove. A container is known by
+/// its name from before the create request is sent, so a signal during the create or the upload
+/// removes it too; a process by its group and its private folder.
 #[derive(Clone, Default)]
-pub(super) struct Running(std::sync::Arc<std::sync::Mutex<Option<(Engine, Target)>>>);
+pub(super) struct Running(std::sync::Arc<std::sync::Mutex<Option<Target>>>);
 
-#[derive(Clone)]
 enum Target {
     /// The create request is under way: the engine may or may not have the container yet.
-    Creating(String),
-    Created(String),
+    Creating(Engine, String),
+    Created(Engine, String),
+    Process(Group, PathBuf),
 }
 
 impl Running {
+    fn put(&self, target: Option<Target>) {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = target;
+    }
     /// Registers a container about to be created with this name.
     pub(super) fn creating(&self, engine: &Engine, name: &str) {
-        *self.0.lock().unwrap_or_else(|e| e.into_inner()) =
-            Some((engine.clone(), Target::Creating(name.to_string())));
+        self.put(Some(Target::Creating(engine.clone(), name.to_string())));
     }
     pub(super) fn set(&self, engine: &Engine, id: &str) {
-        *self.0.lock().unwrap_or_else(|e| e.into_inner()) =
-            Some((engine.clone(), Target::Created(id.to_string())));
+        self.put(Some(Target::Created(engine.clone(), id.to_string())));
+    }
+    /// Registers a connector process group and its private folder.
+    pub(super) fn set_process(&self, group: Group, dir: &Path) {
+        self.put(Some(Target::Process(group, dir.to_path_buf())));
     }
     pub(super) fn clear(&self) {
-        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        self.put(None);
     }
-    /// Removes the running container; returns whether there was one.
+    /// Stops and removes the running connector; returns whether there was one.
     pub(super) async fn remove(&self) -> bool {
         let current = self.0.lock().unwrap_or_else(|e| e.into_inner()).take();
         match current {
-            Some((engine, Target::Created(id))) => {
+            Some(Target::Created(engine, id)) => {
                 engine.remove(&id).await;
                 true
             }
-            Some((engine, Target::Creating(name))) => {
+            Some(Target::Process(group, dir)) => {
+                group.stop().await;
+                let _ = std::fs::remove_dir_all(dir);
+                true
+            }
+            Some(Target::Creating(engine, name)) => {
                 // The engine may still be creating it: look for it by name for a moment.
                 for _ in 0..20 {
                     if engine.try_remove(&name).await {
@@ -63,7 +77,7 @@ pub(super) async fn remove_stale(engine: &Engine) {
             return;
         }
     };
-    let host = crate::docker::host_name();
+    let host = crate::runtime::docker::host_name();
     for c in ours
         .into_iter()
         .filter(|c| c.host == host && !owner_alive(c.pid, c.started.as_deref()))

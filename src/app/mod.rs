@@ -5,6 +5,7 @@
 //!
 //! - [`session`]: a connected engine and image, and connector runs.
 //! - [`lifecycle`]: signals, the running container, containers left by dead taps.
+mod connector;
 mod lifecycle;
 mod session;
 

@@ -1,10 +1,11 @@
-//! A connected engine and image, and the connector runs: create, drive, remove, and what a run's
-//! outcome means for the exit code.
-use super::lifecycle::{remove_stale, Running};
+//! The commands as connector runs: `spec`, `check`, `discover` and `read` through a [`Backend`],
+//! and what each run's outcome means for the exit code.
+use super::connector::{Backend, Invocation, RunEnd};
+use super::lifecycle::Running;
 use super::output_error;
-use crate::docker::{self, Completeness, Created, Engine, ImageInfo, RunError, RunSpec, FILES_DIR};
 use crate::error::{AppError, Kind};
-use crate::pipeline::{self, Finished, PipelineError};
+use crate::pipeline::{Finished, PipelineError};
+use crate::runtime::Completeness;
 use crate::settings::Settings;
 use crate::translate::airbyte::Catalog;
 use crate::translate::catalog::{self, SingerCatalog};
@@ -23,24 +24,13 @@ fn add_registry_secrets(redactor: &mut Redactor, settings: &Settings) {
     }
 }
 
-/// A connected engine and the image, ready to run connector commands.
+/// The connector, ready to run commands wherever it runs.
 pub(super) struct Session {
-    engine: Engine,
+    backend: Backend,
     settings: Settings,
-    image: String,
-    image_info: ImageInfo,
     running: Running,
     redactor: Redactor,
     spec_secret_keys: HashSet<String>,
-}
-
-/// Files handed to the connector, by name inside [`FILES_DIR`].
-struct Files(Vec<(String, Vec<u8>)>);
-
-impl Files {
-    fn path(name: &str) -> String {
-        format!("{FILES_DIR}/{name}")
-    }
 }
 
 impl Session {
@@ -55,37 +45,22 @@ impl Session {
                 tracing::info!(path, "using the connector config the connector last issued (CONTROL), laid over airbyte_config");
             }
         }
-        let engine = Engine::connect().await?;
-        remove_stale(&engine).await;
-        let image = settings.image_reference();
-        let info = engine
-            .ensure_image(&image, settings.registry_auth.as_ref())
-            .await?;
-        tracing::debug!(
-            image,
-            user = info.user,
-            id = info.id,
-            os = info.os,
-            architecture = info.architecture,
-            "image ready"
-        );
+        let backend = Backend::prepare(&settings).await?;
         let mut redactor = Redactor::new(&settings.airbyte_config, &HashSet::new());
         add_registry_secrets(&mut redactor, &settings);
         Ok(Session {
-            engine,
+            backend,
             settings,
-            image,
-            image_info: info,
             running,
             redactor,
             spec_secret_keys: HashSet::new(),
         })
     }
 
-    /// Learns which config values the connector's spec marks secret (spec cached per image id;
-    /// asked from the connector once), so that they are masked too.
+    /// Learns which config values the connector's spec marks secret (spec cached per image id or
+    /// native build; asked from the connector once), so that they are masked too.
     pub(super) async fn learn_secrets(&mut self) {
-        let spec = match spec_cache::get(&self.image_info.id) {
+        let spec = match spec_cache::get(&self.backend.spec_key()) {
             Some(spec) => spec,
             None => match self.spec().await {
                 Ok(spec) => spec,
@@ -108,46 +83,27 @@ impl Session {
         ("config.json".to_string(), bytes)
     }
 
-    /// Runs one connector command to its end; the container is removed on every path.
+    /// Runs one connector command to its end; the container or process is gone on every path.
     async fn run_connector<W: Write + Send + 'static>(
         &self,
-        args: Vec<String>,
-        files: Files,
+        invocation: Invocation,
         reader: Reader,
         out: W,
     ) -> Result<Ran, AppError> {
-        let command = args[0].clone();
-        let spec = RunSpec {
-            image: &self.image,
-            args,
-            files: files.0,
-            mounts: &self.settings.docker_mounts,
-        };
-        // Known for removal by its name before the engine is asked to create it: a signal during
-        // the create or the upload removes it too.
-        let name = docker::container_name(&command);
-        self.running.creating(&self.engine, &name);
-        let created = match self.engine.create(&spec, &self.image_info, &name).await {
-            Ok(created) => created,
-            Err(e) => {
-                self.running.clear();
-                return Err(e.into());
-            }
-        };
-        self.running.set(&self.engine, &created.id);
-        let short = created.id.get(..12).unwrap_or(&created.id);
-        tracing::info!(image = %self.image, command, container = short, "running the connector");
         let reader = reader.with_redactor(self.redactor.clone(), self.spec_secret_keys.clone());
-        let result = match self.engine.upload(&created, &spec, &self.image_info).await {
-            Ok(()) => self.drive(&created, reader, out).await,
-            Err(e) => Err(e.into()),
-        };
-        self.engine.remove(&created.id).await;
-        self.running.clear();
-        if let Ok(ran) = &result {
-            self.keep_control_config(&ran.finished.outcome)?;
-        }
-        result
+        let end = self
+            .backend
+            .run(
+                &self.settings,
+                &self.running,
+                &self.redactor,
+                invocation,
+                reader,
+                out,
+            )
+            .await?;
+        self.keep_control_config(&end.finished.outcome)?;
+        Ok(Ran::from(end))
     }
 
     /// Saves the last config the connector issued, if it issued one (see [`connector_config`]).
@@ -168,60 +124,14 @@ impl Session {
         Ok(())
     }
 
-    async fn drive<W: Write + Send + 'static>(
-        &self,
-        created: &Created,
-        reader: Reader,
-        out: W,
-    ) -> Result<Ran, AppError> {
-        let (tx, rx) = tokio::sync::mpsc::channel(pipeline::CHANNEL_CHUNKS);
-        let (verdict, verdict_rx) = tokio::sync::oneshot::channel();
-        let thread = pipeline::spawn(reader, rx, verdict_rx, self.settings.max_line_bytes, out);
-        let exit = self
-            .engine
-            .run(
-                created,
-                &self.image,
-                tx,
-                self.settings.idle_timeout,
-                &self.redactor,
-            )
-            .await;
-        // Only a run that ended well and was read to its end closes the sync with a STATE.
-        let _ = verdict
-            .send(matches!(&exit, Ok(e) if e.code == 0 && e.complete != Completeness::Missing));
-        let finished = tokio::task::spawn_blocking(move || thread.join())
-            .await
-            .ok()
-            .and_then(Result::ok)
-            .ok_or_else(|| {
-                AppError::new(Kind::Connector, anyhow!("the translating thread failed"))
-            })?;
-        match exit {
-            Ok(exit) => Ok(Ran {
-                finished,
-                code: exit.code,
-                complete: exit.complete,
-                stderr_tail: exit.stderr_tail,
-            }),
-            // The pipeline stopped first: its error is the one to report.
-            Err(RunError::ConsumerGone) => Ok(Ran {
-                finished,
-                code: -1,
-                complete: Completeness::Missing,
-                stderr_tail: vec![],
-            }),
-            Err(RunError::Docker(e)) => Err(e.into()),
-            Err(e @ RunError::Idle(_)) => Err(AppError::new(Kind::Connector, e)),
-        }
-    }
-
     /// Runs the connector's `spec` (and caches it for the image).
     pub(super) async fn spec(&self) -> Result<serde_json::Value, AppError> {
         let ran = self
             .run_connector(
-                vec!["spec".into()],
-                Files(vec![]),
+                Invocation {
+                    command: "spec",
+                    files: vec![],
+                },
                 Reader::command(),
                 std::io::sink(),
             )
@@ -239,21 +149,18 @@ impl Session {
                 anyhow!("the connector's SPEC is not valid: {e}"),
             )
         })?;
-        spec_cache::put(&self.image_info.id, &spec);
+        spec_cache::put(&self.backend.spec_key(), &spec);
         Ok(spec)
     }
 
     /// Runs `check` or `discover`: the command with `--config`, its output collected, not emitted.
-    async fn config_command(&self, command: &str) -> Result<Ran, AppError> {
-        let args = vec![
-            command.to_string(),
-            "--config".into(),
-            Files::path("config.json"),
-        ];
+    async fn config_command(&self, command: &'static str) -> Result<Ran, AppError> {
         let ran = self
             .run_connector(
-                args,
-                Files(vec![self.config_file()]),
+                Invocation {
+                    command,
+                    files: vec![self.config_file()],
+                },
                 Reader::command(),
                 std::io::sink(),
             )
@@ -337,20 +244,19 @@ impl Session {
                 plan.configured_catalog.to_string().into_bytes(),
             ),
         ];
-        let mut args = vec![
-            "read".into(),
-            "--config".into(),
-            Files::path("config.json"),
-            "--catalog".into(),
-            Files::path("catalog.json"),
-        ];
         if let Some(input) = state.connector_input() {
             files.push(("state.json".to_string(), input.into_bytes()));
-            args.extend(["--state".to_string(), Files::path("state.json")]);
         }
         let reader = Reader::sync(&plan.streams, state);
         let ran = self
-            .run_connector(args, Files(files), reader, output::singer_stream())
+            .run_connector(
+                Invocation {
+                    command: "read",
+                    files,
+                },
+                reader,
+                output::singer_stream(),
+            )
             .await?;
         ran.check_ended("read")?;
         let o = &ran.finished.outcome;
@@ -370,6 +276,26 @@ struct Ran {
     code: i64,
     complete: Completeness,
     stderr_tail: Vec<String>,
+}
+
+impl From<RunEnd> for Ran {
+    fn from(end: RunEnd) -> Ran {
+        match end.exit {
+            Some(exit) => Ran {
+                finished: end.finished,
+                code: exit.code,
+                complete: exit.complete,
+                stderr_tail: exit.stderr_tail,
+            },
+            // The translator stopped first (its error is reported): the run was cut short.
+            None => Ran {
+                finished: end.finished,
+                code: -1,
+                complete: Completeness::Missing,
+                stderr_tail: vec![],
+            },
+        }
+    }
 }
 
 impl Ran {

@@ -9,10 +9,11 @@
 pub mod archive;
 pub mod init;
 mod registry;
-mod stderr;
 
+use super::marker::EndMarker;
+use super::pump::{Completion, Started};
+use super::{process_identity, Output, RunError};
 use crate::settings::{MountKind, MountSpec, RegistryAuth};
-use crate::translate::redact::Redactor;
 use archive::Access;
 use bollard::auth::DockerCredentials;
 use bollard::container::LogOutput;
@@ -25,14 +26,12 @@ use bollard::query_parameters::{
 };
 use bollard::Docker;
 use bytes::Bytes;
-use futures_util::{FutureExt, StreamExt, TryStreamExt};
+use futures_util::{StreamExt, TryStreamExt};
 pub use registry::registry_of;
 use registry::{credentials_from_docker_config, registry_auth_base64url};
 use std::collections::HashMap;
+use std::future::Future;
 use std::time::Duration;
-use stderr::StderrLines;
-use tokio::io::AsyncWriteExt;
-use tokio::sync::mpsc;
 
 /// Label that marks every container the tap creates; its value is the tap's process id.
 pub const LABEL: &str = "io.tap-airbyte.owner";
@@ -45,10 +44,6 @@ pub const LABEL_STARTED: &str = "io.tap-airbyte.started";
 pub const LABEL_COMMAND: &str = "io.tap-airbyte.command";
 /// Where the connector's files are put inside the container.
 pub const FILES_DIR: &str = "/config";
-/// Most stdout bytes handed to the consumer at once.
-const BATCH_BYTES: usize = 256 * 1024;
-/// After the container exits, how long the attach stream may stay silent before it is given up.
-const SILENCE_AFTER_EXIT: Duration = Duration::from_secs(5);
 
 #[derive(Debug, thiserror::Error)]
 pub enum DockerError {
@@ -104,44 +99,10 @@ pub struct RunSpec<'a> {
     pub mounts: &'a [MountSpec],
 }
 
-/// How a run ended.
-#[derive(Debug)]
-pub struct Exit {
-    pub code: i64,
-    /// Whether the whole output is known to have been read.
-    pub complete: Completeness,
-    /// The connector's last stderr lines.
-    pub stderr_tail: Vec<String>,
-}
-
-/// Whether a run's output is known to have been read to its end (see [`init`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Completeness {
-    /// The end marker came after the connector's last byte.
-    Proven,
-    /// The output ended without the end marker: bytes may be missing.
-    Missing,
-    /// The image's platform cannot run the helper: nothing proves or disproves it.
-    Unverifiable,
-}
-
 /// A created container, and the end-marker token its helper writes (when it runs one).
 pub struct Created {
     pub id: String,
     token: Option<String>,
-}
-
-/// Why [`Engine::run`] stopped early.
-#[derive(Debug, thiserror::Error)]
-pub enum RunError {
-    #[error(transparent)]
-    Docker(#[from] DockerError),
-    /// The consumer of stdout went away (the pipeline stopped); the container is still there.
-    #[error("the output consumer stopped")]
-    ConsumerGone,
-    /// The connector wrote nothing for this long (`idle_timeout_seconds`).
-    #[error("the connector wrote nothing for {} s (idle_timeout_seconds); stopped it", .0.as_secs_f64())]
-    Idle(Duration),
 }
 
 impl Engine {
@@ -415,161 +376,78 @@ impl Engine {
         }
     }
 
-    /// Attaches, starts, and pumps the container's output until it exits: stdout chunks go to
-    /// `stdout` (a bounded channel: a slow consumer slows the connector down), stderr lines to the
-    /// log. Acknowledges the end marker once it is read, so that the helper lets the container
-    /// exit. Returns the exit code and whether the output is proven complete. Does not remove the
-    /// container.
-    pub async fn run(
+    /// Attaches (stdin too when the helper waits for its acknowledgement there) and starts the
+    /// container: its output and exit status, for [`super::pump::pump`]. Attaching before the
+    /// start loses no early output.
+    pub async fn start(
         &self,
         created: &Created,
         image: &str,
-        stdout: mpsc::Sender<Vec<Bytes>>,
-        idle_timeout: Option<Duration>,
-        redactor: &Redactor,
-    ) -> Result<Exit, RunError> {
-        let id = created.id.as_str();
-        let mut end = created.token.as_deref().map(init::EndMarker::new);
+    ) -> Result<
+        Started<
+            impl futures_util::Stream<Item = Result<Output, RunError>> + Unpin + use<>,
+            impl Future<Output = Result<i64, RunError>> + use<>,
+        >,
+        DockerError,
+    > {
+        let id = created.id.clone();
         let options = AttachContainerOptionsBuilder::new()
             .stream(true)
-            .stdin(end.is_some())
+            .stdin(created.token.is_some())
             .stdout(true)
             .stderr(true)
             .build();
         let attached = self
             .docker
-            .attach_container(id, Some(options))
+            .attach_container(&id, Some(options))
             .await
             .map_err(|e| DockerError::Attach {
-                id: id.to_string(),
+                id: id.clone(),
                 source: e,
             })?;
-        let mut output = attached.output;
-        let mut input = attached.input;
         tracing::debug!(container = id, "attached");
         self.docker
-            .start_container(id, None::<bollard::query_parameters::StartContainerOptions>)
+            .start_container(
+                &id,
+                None::<bollard::query_parameters::StartContainerOptions>,
+            )
             .await
             .map_err(|e| DockerError::Start {
-                id: id.to_string(),
+                id: id.clone(),
                 image: image.to_string(),
                 source: e,
             })?;
         tracing::debug!(container = id, "started");
-        let mut wait = Box::pin(
-            self.docker
-                .wait_container(id, None::<bollard::query_parameters::WaitContainerOptions>),
-        );
-        let mut stderr = StderrLines::new(redactor.clone());
-        let mut exit: Option<i64> = None;
-        let mut acknowledged = false;
-        let far = Duration::from_secs(86_400 * 365);
-        // After the exit: how long the attach stream may stay silent before it is given up.
-        let after_exit = tokio::time::sleep(far);
-        tokio::pin!(after_exit);
-        // Time without any output from the connector (waiting on a slow consumer does not count).
-        let silence = tokio::time::sleep(idle_timeout.unwrap_or(far));
-        tokio::pin!(silence);
-        loop {
-            tokio::select! {
-                frame = output.next() => {
-                    // Frames that are already there travel together: one hand-over per batch, not per
-                    // frame (the engine cuts output into frames as small as a few bytes).
-                    let mut batch = Vec::new();
-                    let mut batch_bytes = 0;
-                    let mut next = Some(frame);
-                    let mut ended = false;
-                    while let Some(frame) = next.take() {
-                        match frame {
-                            Some(Ok(LogOutput::StdOut { message })) => {
-                                batch_bytes += message.len();
-                                batch.push(message);
-                            }
-                            Some(Ok(LogOutput::StdErr { message })) => stderr.push(&message),
-                            Some(Ok(_)) => {}
-                            Some(Err(e)) => return Err(DockerError::Output { id: id.to_string(), source: e }.into()),
-                            None => ended = true,
-                        }
-                        if !ended && batch_bytes < BATCH_BYTES {
-                            next = output.next().now_or_never();
-                        }
-                    }
-                    if let Some(end) = end.as_mut() {
-                        batch = end.filter(batch);
-                        if ended {
-                            batch.extend(end.finish());
-                        }
-                    }
-                    if !batch.is_empty() {
-                        stdout.send(batch).await.map_err(|_| RunError::ConsumerGone)?;
-                    }
-                    if !acknowledged && end.as_ref().is_some_and(|e| e.status().is_some()) {
-                        // Everything before the marker is in the tap: let the helper end.
-                        acknowledged = true;
-                        if let Err(e) = async { input.write_all(b"\n").await?; input.flush().await }.await {
-                            tracing::debug!(container = id, error = %e, "cannot acknowledge the end marker; the container is removed anyway");
-                        }
-                        tracing::debug!(container = id, "read the end marker");
-                    }
-                    if ended {
-                        break;
-                    }
-                }
-                status = wait.next(), if exit.is_none() => {
-                    exit = Some(exit_code(id, status)?);
-                    tracing::debug!(container = id, code = exit, "exited");
-                    after_exit.as_mut().reset(tokio::time::Instant::now() + SILENCE_AFTER_EXIT);
-                }
-                () = &mut silence, if exit.is_none() && idle_timeout.is_some() => {
-                    return Err(RunError::Idle(idle_timeout.unwrap_or(far)));
-                }
-                () = &mut after_exit, if exit.is_some() => {
-                    tracing::warn!(container = id, "the container exited but its output stream stayed open; closing it");
-                    break;
-                }
-            }
-            if exit.is_some() {
-                after_exit
-                    .as_mut()
-                    .reset(tokio::time::Instant::now() + SILENCE_AFTER_EXIT);
-            }
-            if let Some(limit) = idle_timeout {
-                silence.as_mut().reset(tokio::time::Instant::now() + limit);
-            }
-        }
-        let code = match exit {
-            Some(c) => c,
-            None => exit_code(id, wait.next().await)?,
+        let output_id = id.clone();
+        let output = attached.output.filter_map(move |frame| {
+            let item = match frame {
+                Ok(LogOutput::StdOut { message }) => Some(Ok(Output::Stdout(message))),
+                Ok(LogOutput::StdErr { message }) => Some(Ok(Output::Stderr(message))),
+                Ok(_) => None,
+                Err(e) => Some(Err(RunError::from(DockerError::Output {
+                    id: output_id.clone(),
+                    source: e,
+                }))),
+            };
+            std::future::ready(item)
+        });
+        let mut wait = self
+            .docker
+            .wait_container(&id, None::<bollard::query_parameters::WaitContainerOptions>);
+        let wait_id = id.clone();
+        let exit = async move { Ok(exit_code(&wait_id, wait.next().await)?) };
+        let completion = match &created.token {
+            Some(token) => Completion::Marker {
+                marker: EndMarker::new(token),
+                ack: attached.input,
+            },
+            None => Completion::Unverifiable,
         };
-        stderr.finish();
-        let complete = match &end {
-            None => Completeness::Unverifiable,
-            Some(e) if e.status().is_some() => Completeness::Proven,
-            Some(_) => Completeness::Missing,
-        };
-        // The helper passes the connector's status on; the marker's is the connector's own.
-        let code = match end.as_ref().and_then(init::EndMarker::status) {
-            Some(status) if code == status => code,
-            Some(status) => {
-                tracing::debug!(
-                    container = id,
-                    status,
-                    code,
-                    "the container's status differs from the connector's"
-                );
-                if code == 0 {
-                    status
-                } else {
-                    code
-                }
-            }
-            None => code,
-        };
-        tracing::debug!(container = id, code, ?complete, "exited");
-        Ok(Exit {
-            code,
-            complete,
-            stderr_tail: stderr.tail.into_iter().collect(),
+        Ok(Started {
+            what: id.get(..12).unwrap_or(&id).to_string(),
+            output: Box::pin(output),
+            exit,
+            completion,
         })
     }
 
@@ -667,21 +545,6 @@ pub struct Ours {
 pub fn container_name(command: &str) -> String {
     let unique = uuid::Uuid::new_v4().simple().to_string();
     format!("tap-airbyte-{command}-{}", &unique[..12])
-}
-
-/// Which process `pid` is, across pid reuse: this boot's id and the process's start time in clock
-/// ticks since boot (`/proc/PID/stat`, field 22). Empty when the process does not exist.
-pub fn process_identity(pid: u32) -> String {
-    let boot = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").unwrap_or_default();
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    // Fields after the command name, which is in parentheses and may hold spaces.
-    let start = stat
-        .rsplit_once(')')
-        .and_then(|(_, rest)| rest.split_whitespace().nth(19));
-    match start {
-        Some(ticks) => format!("{}:{ticks}", boot.trim()),
-        None => String::new(),
-    }
 }
 
 /// This machine's host name, as labels record it.

@@ -1,0 +1,183 @@
+//! The one loop that drives a started connector, whatever runs it: stdout chunks into the bounded
+//! channel (a slow consumer slows the connector down), stderr into masked log lines, the exit status,
+//! and two timers: the connector's silence (`idle_timeout_seconds`) and the stream's silence after
+//! the exit (some engines keep an attach stream open after the container exits).
+use super::marker::EndMarker;
+use super::stderr::StderrLines;
+use super::{Completeness, Exit, Output, RunError};
+use crate::translate::redact::Redactor;
+use bytes::Bytes;
+use futures_util::{FutureExt, Stream, StreamExt};
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+use tokio::io::{AsyncWrite, AsyncWriteExt};
+use tokio::sync::mpsc;
+
+/// Most stdout bytes handed to the consumer at once.
+const BATCH_BYTES: usize = 256 * 1024;
+/// After the exit: how long the output may stay silent before it is given up.
+const SILENCE_AFTER_EXIT: Duration = Duration::from_secs(5);
+
+/// How a run proves its output complete.
+pub enum Completion {
+    /// A helper ends stdout with an end marker and waits for an acknowledgement on `ack`.
+    Marker {
+        marker: EndMarker,
+        ack: Pin<Box<dyn AsyncWrite + Send>>,
+    },
+    /// stdout is a pipe: its end of file means every writer closed it.
+    EndOfFile,
+    /// Nothing proves it (an image the helper cannot run in).
+    Unverifiable,
+}
+
+/// A started connector: its output as one stream (both pipes, in arrival order), its exit status,
+/// and how completeness is proven. `what` names it in logs (a container id, a pid).
+pub struct Started<O, E> {
+    pub what: String,
+    pub output: O,
+    pub exit: E,
+    pub completion: Completion,
+}
+
+/// Pumps a started connector to its end. Does not stop or remove it: the caller does, on every path.
+pub async fn pump<O, E>(
+    started: Started<O, E>,
+    stdout: mpsc::Sender<Vec<Bytes>>,
+    idle_timeout: Option<Duration>,
+    redactor: &Redactor,
+) -> Result<Exit, RunError>
+where
+    O: Stream<Item = Result<Output, RunError>> + Unpin,
+    E: Future<Output = Result<i64, RunError>>,
+{
+    let Started {
+        what,
+        mut output,
+        exit: exit_future,
+        completion,
+    } = started;
+    let (proof, mut marker, mut ack) = match completion {
+        Completion::Marker { marker, ack } => (Proof::Marker, Some(marker), Some(ack)),
+        Completion::EndOfFile => (Proof::EndOfFile, None, None),
+        Completion::Unverifiable => (Proof::None, None, None),
+    };
+    let mut exit_future = std::pin::pin!(exit_future.fuse());
+    let mut stderr = StderrLines::new(redactor.clone());
+    let mut exit: Option<i64> = None;
+    let mut ended = false;
+    let far = Duration::from_secs(86_400 * 365);
+    let after_exit = tokio::time::sleep(far);
+    tokio::pin!(after_exit);
+    // Time without any output from the connector (waiting on a slow consumer does not count).
+    let silence = tokio::time::sleep(idle_timeout.unwrap_or(far));
+    tokio::pin!(silence);
+    loop {
+        tokio::select! {
+            item = output.next() => {
+                // Chunks that are already there travel together: one hand-over per batch, not per
+                // chunk (an engine cuts output into frames as small as a few bytes).
+                let mut batch = Vec::new();
+                let mut batch_bytes = 0;
+                let mut next = Some(item);
+                while let Some(item) = next.take() {
+                    match item {
+                        Some(Ok(Output::Stdout(bytes))) => {
+                            batch_bytes += bytes.len();
+                            batch.push(bytes);
+                        }
+                        Some(Ok(Output::Stderr(bytes))) => stderr.push(&bytes),
+                        Some(Err(e)) => return Err(e),
+                        None => ended = true,
+                    }
+                    if !ended && batch_bytes < BATCH_BYTES {
+                        next = output.next().now_or_never();
+                    }
+                }
+                if let Some(m) = marker.as_mut() {
+                    batch = m.filter(batch);
+                    if ended {
+                        batch.extend(m.finish());
+                    }
+                }
+                if !batch.is_empty() {
+                    stdout.send(batch).await.map_err(|_| RunError::ConsumerGone)?;
+                }
+                if marker.as_ref().is_some_and(|m| m.status().is_some()) {
+                    if let Some(mut writer) = ack.take() {
+                        // Everything before the marker is in the tap: let the helper end.
+                        if let Err(e) = async { writer.write_all(b"\n").await?; writer.flush().await }.await {
+                            tracing::debug!(connector = what, error = %e, "cannot acknowledge the end marker; it is stopped anyway");
+                        }
+                        tracing::debug!(connector = what, "read the end marker");
+                    }
+                }
+                if ended {
+                    break;
+                }
+            }
+            status = &mut exit_future, if exit.is_none() => {
+                exit = Some(status?);
+                tracing::debug!(connector = what, code = exit, "exited");
+            }
+            () = &mut silence, if exit.is_none() && idle_timeout.is_some() => {
+                return Err(RunError::Idle(idle_timeout.unwrap_or(far)));
+            }
+            () = &mut after_exit, if exit.is_some() => {
+                tracing::warn!(connector = what, "the connector exited but its output stayed open; closing it");
+                break;
+            }
+        }
+        if exit.is_some() {
+            after_exit
+                .as_mut()
+                .reset(tokio::time::Instant::now() + SILENCE_AFTER_EXIT);
+        }
+        if let Some(limit) = idle_timeout {
+            silence.as_mut().reset(tokio::time::Instant::now() + limit);
+        }
+    }
+    let code = match exit {
+        Some(c) => c,
+        None => exit_future.await?,
+    };
+    stderr.finish();
+    let complete = match proof {
+        Proof::Marker if marker.as_ref().is_some_and(|m| m.status().is_some()) => {
+            Completeness::Proven
+        }
+        Proof::EndOfFile if ended => Completeness::Proven,
+        Proof::None => Completeness::Unverifiable,
+        _ => Completeness::Missing,
+    };
+    // The helper passes the connector's status on; the marker's is the connector's own.
+    let code = match marker.as_ref().and_then(EndMarker::status) {
+        Some(status) if status != code => {
+            tracing::debug!(
+                connector = what,
+                status,
+                code,
+                "the exit status differs from the connector's"
+            );
+            if code == 0 {
+                status
+            } else {
+                code
+            }
+        }
+        _ => code,
+    };
+    tracing::debug!(connector = what, code, ?complete, "ended");
+    Ok(Exit {
+        code,
+        complete,
+        stderr_tail: stderr.tail.into_iter().collect(),
+    })
+}
+
+enum Proof {
+    Marker,
+    EndOfFile,
+    None,
+}
