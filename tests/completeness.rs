@@ -204,7 +204,7 @@ fn a_slow_reader_gets_every_record_and_the_final_state() {
                 && run.code == Some(0)
                 && run.stderr.contains("sync finished");
             eprintln!(
-                "round {round}, {sip} B every {pause_ms} ms (stalled at the connector's exit: {}): exit {:?}, {got} records",
+                "round {round}, {sip} B every {pause_ms} ms (stalled when the container's first process exited: {}): exit {:?}, {got} records",
                 run.stalled, run.code
             );
             if !whole {
