@@ -11,6 +11,7 @@ mod footprint;
 mod fuzz;
 mod lifecycle;
 mod meltano;
+mod native;
 mod registry;
 mod remote;
 mod secrets;

@@ -190,6 +190,19 @@ pub fn start(
     for name in remove_env {
         command.env_remove(name);
     }
+    // If the tap itself is killed outright, the connector goes with it (Linux's parent-death
+    // signal): no process outlives the tap.
+    // SAFETY: the closure runs in the child between fork and exec and calls only prctl, which is
+    // async-signal-safe and touches no memory of ours.
+    #[allow(unsafe_code)]
+    unsafe {
+        command.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) == -1 {
+                return Err(io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
     let mut child = command
         .args(args)
         .current_dir(dir)

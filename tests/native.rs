@@ -1,0 +1,319 @@
+//! Connectors without Docker: the bundled connector as a local executable, and the real
+//! airbyte-source-faker from PyPI in a managed virtualenv, with no engine to reach
+//! (`DOCKER_HOST` points at a socket that does not exist). Signals, a closed stdout and the end
+//! leave no process and no private folder behind.
+use crate::util::*;
+use serde_json::{json, Value};
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const NO_ENGINE: (&str, &str) = ("DOCKER_HOST", "unix:///nonexistent/docker.sock");
+
+/// The bundled connector's static binary (built with its image).
+fn scripted_binary() -> String {
+    scripted_image();
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("target/connector/x86_64-unknown-linux-gnu/release/source-scripted")
+        .display()
+        .to_string()
+}
+
+fn native_settings(config: Value) -> Value {
+    json!({"airbyte_spec": {"executable": scripted_binary()}, "airbyte_config": config})
+}
+
+/// A folder for the private run folders, to look into (`XDG_RUNTIME_DIR`).
+fn runtime_dir(w: &Workdir) -> PathBuf {
+    let d = w.path().join("xdg-runtime");
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn leftovers(runtime: &Path) -> Vec<String> {
+    std::fs::read_dir(runtime.join("tap-airbyte"))
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Processes in the process group `pgid`, from /proc.
+fn group_members(pgid: u32) -> Vec<u32> {
+    let mut found = vec![];
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        let fields: Vec<&str> = stat
+            .rsplit_once(')')
+            .map(|(_, r)| r.split_whitespace().collect())
+            .unwrap_or_default();
+        // state, ppid, pgrp
+        if fields.get(2).and_then(|g| g.parse::<u32>().ok()) == Some(pgid) && fields[0] != "Z" {
+            found.push(pid);
+        }
+    }
+    found
+}
+
+/// The child processes of `pid` (of any of its threads), from /proc.
+fn children_of(pid: u32) -> Vec<u32> {
+    let mut found = vec![];
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(child) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{child}/stat")) else {
+            continue;
+        };
+        let ppid = stat
+            .rsplit_once(')')
+            .and_then(|(_, r)| r.split_whitespace().nth(1))
+            .and_then(|p| p.parse::<u32>().ok());
+        if ppid == Some(pid) {
+            found.push(child);
+        }
+    }
+    found
+}
+
+#[test]
+fn a_local_executable_syncs_without_docker_like_the_image_does() {
+    let w = Workdir::new();
+    let xdg = runtime_dir(&w);
+    let xdg_s = xdg.display().to_string();
+    let config = json!({"streams": [{"name": "users", "records": 25}, {"name": "items", "records": 7, "incremental": false}], "state_every": 10, "api_key": "native-secret-value"});
+    let settings = w.json("native.json", &native_settings(config.clone()));
+    let run = tap(
+        &["--config", &settings],
+        &[NO_ENGINE, ("XDG_RUNTIME_DIR", &xdg_s)],
+    );
+    run.assert_code(0);
+    let docker = tap_with(&w, &scripted(config), &[]);
+    docker.assert_code(0);
+    for stream in ["users", "items"] {
+        assert_eq!(run.records(stream), docker.records(stream), "{stream}");
+    }
+    assert_eq!(run.last_state(), docker.last_state());
+    assert!(run.stderr.contains("sync finished"));
+    assert!(!run.stderr.contains("native-secret-value"));
+    assert!(
+        leftovers(&xdg).is_empty(),
+        "private folders left: {:?}",
+        leftovers(&xdg)
+    );
+    // discover and check too.
+    let disc = tap(
+        &["--config", &settings, "--discover"],
+        &[NO_ENGINE, ("XDG_RUNTIME_DIR", &xdg_s)],
+    );
+    disc.assert_code(0);
+    let catalog: Value = serde_json::from_str(&disc.stdout).unwrap();
+    assert_eq!(catalog["streams"].as_array().unwrap().len(), 2);
+    tap(
+        &["--config", &settings, "--test"],
+        &[NO_ENGINE, ("XDG_RUNTIME_DIR", &xdg_s)],
+    )
+    .assert_code(0);
+}
+
+#[test]
+fn the_config_reaches_a_native_connector_only_as_a_private_file() {
+    let w = Workdir::new();
+    let xdg = runtime_dir(&w);
+    let xdg_s = xdg.display().to_string();
+    let settings = w.json(
+        "native.json",
+        &native_settings(
+            json!({"streams": [{"name": "s", "records": 20}], "sleep_ms": 100, "state_every": 1, "api_key": "argv-secret"}),
+        ),
+    );
+    let mut child = Command::new("timeout")
+        .args([
+            "60",
+            env!("CARGO_BIN_EXE_tap-airbyte"),
+            "--config",
+            &settings,
+        ])
+        .env("DOCKER_HOST", NO_ENGINE.1)
+        .env("XDG_RUNTIME_DIR", &xdg_s)
+        .env("TAP_AIRBYTE_SOMETHING", "env-secret")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let tap_pid = wait_child(child.id());
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    while !line.contains("\"RECORD\"") {
+        line.clear();
+        assert!(out.read_line(&mut line).unwrap() > 0);
+    }
+    let connector = children_of(tap_pid)[0];
+    let cmdline = std::fs::read(format!("/proc/{connector}/cmdline")).unwrap();
+    let environ = std::fs::read(format!("/proc/{connector}/environ")).unwrap();
+    let cmdline = String::from_utf8_lossy(&cmdline);
+    assert!(!cmdline.contains("argv-secret"), "{cmdline}");
+    assert!(!String::from_utf8_lossy(&environ).contains("env-secret"));
+    let dirs = leftovers(&xdg);
+    assert_eq!(dirs.len(), 1);
+    let dir = xdg.join("tap-airbyte").join(&dirs[0]);
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&dir), 0o700);
+    assert_eq!(mode(&dir.join("config.json")), 0o600);
+    let rest = std::io::read_to_string(out).unwrap();
+    assert!(child.wait().unwrap().success());
+    assert!(rest.contains("\"STATE\""));
+    assert!(leftovers(&xdg).is_empty());
+}
+
+/// TERM, INT, HUP, QUIT, a closed stdout, and a kill -9 of the tap followed by the next run: no
+/// connector process outlives the tap, no private folder stays.
+#[test]
+fn signals_and_a_closed_stdout_leave_no_process_and_no_folder() {
+    let w = Workdir::new();
+    let xdg = runtime_dir(&w);
+    let xdg_s = xdg.display().to_string();
+    let settings = w.json(
+        "native.json",
+        &native_settings(
+            json!({"streams": [{"name": "s", "records": 200}], "sleep_ms": 50, "state_every": 1}),
+        ),
+    );
+    let start = || {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_tap-airbyte"))
+            .args(["--config", &settings])
+            .env("DOCKER_HOST", NO_ENGINE.1)
+            .env("XDG_RUNTIME_DIR", &xdg_s)
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(w.path().join("tap.log")).unwrap())
+            .spawn()
+            .unwrap();
+        let mut out = BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        while !line.contains("\"RECORD\"") {
+            line.clear();
+            assert!(out.read_line(&mut line).unwrap() > 0, "no RECORD");
+        }
+        let pid = child.id();
+        let connector = children_of(pid);
+        assert_eq!(
+            connector.len(),
+            1,
+            "one connector process under {pid} ({:?}):\n{}",
+            child.try_wait(),
+            std::fs::read_to_string(w.path().join("tap.log")).unwrap()
+        );
+        (child, out, connector[0])
+    };
+    let gone = |pgid: u32| {
+        let t = Instant::now();
+        while !group_members(pgid).is_empty() && t.elapsed() < Duration::from_secs(15) {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        group_members(pgid).is_empty()
+    };
+    for (sig, name) in [
+        (libc::SIGTERM, "TERM"),
+        (libc::SIGINT, "INT"),
+        (libc::SIGHUP, "HUP"),
+        (libc::SIGQUIT, "QUIT"),
+    ] {
+        let (mut child, _out, connector) = start();
+        Command::new("kill")
+            .args([&format!("-{name}"), &child.id().to_string()])
+            .status()
+            .unwrap();
+        let status = child.wait().unwrap();
+        assert_eq!(
+            std::os::unix::process::ExitStatusExt::signal(&status),
+            Some(sig),
+            "{name}"
+        );
+        assert!(gone(connector), "SIG{name} left the connector running");
+        assert!(
+            leftovers(&xdg).is_empty(),
+            "SIG{name}: {:?}",
+            leftovers(&xdg)
+        );
+    }
+    // The reader goes away.
+    let (mut child, out, connector) = start();
+    drop(out);
+    assert_eq!(child.wait().unwrap().code(), Some(4));
+    assert!(
+        gone(connector),
+        "a closed stdout left the connector running"
+    );
+    assert!(leftovers(&xdg).is_empty());
+    // Killed outright: the connector goes with the tap (parent-death signal); the folder stays
+    // and the next run removes it.
+    let (mut child, _out, connector) = start();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(gone(connector), "the connector outlived a killed tap");
+    assert_eq!(leftovers(&xdg).len(), 1);
+    let next = tap(
+        &["--config", &settings, "--discover"],
+        &[NO_ENGINE, ("XDG_RUNTIME_DIR", &xdg_s)],
+    );
+    next.assert_code(0);
+    assert!(
+        leftovers(&xdg).is_empty(),
+        "the next run did not remove the folder"
+    );
+}
+
+/// `timeout` runs the tap as its child.
+fn wait_child(parent: u32) -> u32 {
+    for _ in 0..500 {
+        if let Some(pid) = children_of(parent).first() {
+            return *pid;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    panic!("no child of {parent}");
+}
+
+#[test]
+fn bad_native_settings_are_clear_errors() {
+    let w = Workdir::new();
+    let cases = [
+        (
+            json!({"airbyte_spec": {"executable": "/nonexistent/source-x"}}),
+            2,
+            "is not a file nor a command on PATH",
+        ),
+        (
+            json!({"airbyte_spec": {"image": "airbyte/source-faker", "pip_url": "x"}, "skip_native_check": true}),
+            2,
+            "skip_native_check",
+        ),
+        (
+            json!({"airbyte_spec": {"image": "airbyte/source-faker"}, "force_native": "maybe"}),
+            2,
+            "force_native",
+        ),
+    ];
+    for (settings, code, says) in cases {
+        let run = tap_with_env(&w, &settings, &["--discover"], &[NO_ENGINE]);
+        run.assert_code(code);
+        run.assert_stderr_has(&[says]);
+    }
+}
+
+/// Runs the tap with a settings file, extra arguments and environment.
+fn tap_with_env(w: &Workdir, settings: &Value, more: &[&str], env: &[(&str, &str)]) -> Run {
+    let config = w.json("settings.json", settings);
+    let mut args = vec!["--config", config.as_str()];
+    args.extend_from_slice(more);
+    tap(&args, env)
+}
