@@ -1,9 +1,9 @@
 //! Builds `tap-airbyte-init` (src/runtime/docker/init/init.c), the static helper that runs first in every
 //! connector container and proves the connector's output was read to its end. It is embedded in
 //! the tap and uploaded with the connector's files. No libc: the one binary runs in any Linux image
-//! of the architecture the tap is built for. When it cannot be built (another architecture, no C
-//! compiler), an empty file is embedded and the tap says, at run time, that it cannot verify
-//! completeness.
+//! of the architecture the tap is built for. On Linux x86_64 and aarch64 a failure to build it fails
+//! the build; on other targets an empty file is embedded and the tap says, at run time, that it
+//! cannot verify completeness.
 use std::path::PathBuf;
 use std::process::Command;
 

@@ -32,7 +32,7 @@ pub fn describe(spec: Option<&Value>) -> Value {
                 "airbyte_config": airbyte_config,
                 "docker_mounts": {
                     "type": "array",
-                    "description": "Mounts for the connector container; a target may not be or overlap /config (the tap's files) or /.tap-airbyte",
+                    "description": "Mounts for the connector container; a target may not be or overlap /config (the tap's files)",
                     "items": {"type": "object", "required": ["target"], "properties": {
                         "source": {"type": "string"}, "target": {"type": "string"},
                         "type": {"type": "string", "enum": ["bind", "volume", "tmpfs"], "default": "bind"},

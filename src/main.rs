@@ -9,6 +9,7 @@ use tap_airbyte::{app, cli::Args, logging};
 /// closed (`>&-`) would write its Singer stream nowhere and exit 0: this is read before that.
 static CLOSED_AT_START: AtomicU8 = AtomicU8::new(0);
 
+#[cfg(target_os = "linux")]
 extern "C" fn record_closed_fds() {
     for fd in 0..3 {
         #[allow(unsafe_code)]
@@ -21,6 +22,7 @@ extern "C" fn record_closed_fds() {
 }
 
 /// Runs before Rust's runtime start-up (an ELF constructor).
+#[cfg(target_os = "linux")]
 #[allow(unsafe_code)]
 #[used]
 #[link_section = ".init_array"]

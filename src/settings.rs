@@ -134,19 +134,15 @@ const ENV_PREFIX: &str = "TAP_AIRBYTE_";
 /// Longest `idle_timeout_seconds`: a week.
 pub const MAX_IDLE_TIMEOUT_SECONDS: f64 = 7.0 * 24.0 * 3600.0;
 
-/// Where in the container the tap's own helper lives.
-pub const HELPER_DIR: &str = "/.tap-airbyte";
-
 /// Paths in the connector's container that belong to the tap, and why. No `docker_mounts` target may
 /// be one of them, lie under one or hold one (`/` holds them all): a mount there would send the tap's
 /// files into the mount's source, or hide them from the connector.
 pub const RESERVED_TARGETS: &[(&str, &str)] = &[
     (
         FILES_DIR,
-        "the tap writes the connector's config.json there, secrets included; a mount would put \
-         them in the mount's source (a host folder or a volume)",
+        "the tap writes the connector's config.json there, secrets included, and its helper \
+         tap-airbyte-init; a mount would put them in the mount's source (a host folder or a volume)",
     ),
-    (HELPER_DIR, "it is reserved for the tap's own helper"),
 ];
 
 impl Settings {
@@ -1027,8 +1023,6 @@ mod tests {
             ("//config", "config.json"),
             ("/data/../config", "config.json"),
             ("/./config/.", "config.json"),
-            ("/.tap-airbyte", "helper"),
-            ("/.tap-airbyte/bin", "helper"),
         ] {
             let (key, message) = error(with_target(target));
             assert_eq!(key, "docker_mounts[0].target", "{target}");
@@ -1042,13 +1036,13 @@ mod tests {
             "/configs",
             "/config-x",
             "/data/config",
-            "/.tap-airbytes",
+            "/.tap-airbyte",
         ] {
             let s = settings(with_target(target)).unwrap();
             assert_eq!(s.docker_mounts[0].target, target);
         }
         let reserved: Vec<&str> = RESERVED_TARGETS.iter().map(|(p, _)| *p).collect();
-        assert_eq!(reserved, [FILES_DIR, HELPER_DIR]);
+        assert_eq!(reserved, [FILES_DIR]);
     }
 
     #[test]

@@ -221,7 +221,6 @@ fn settings_the_tap_cannot_honour_are_configuration_errors() {
         (mount("/config"), "config.json"),
         (mount("/"), "config.json"),
         (mount("/config/sub"), "config.json"),
-        (mount("/.tap-airbyte"), "helper"),
         (
             json!({"stream_maps": {"users": {"email": null}}}),
             "not implemented",

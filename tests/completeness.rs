@@ -224,3 +224,23 @@ fn a_slow_reader_gets_every_record_and_the_final_state() {
         failures.join("\n")
     );
 }
+
+/// A connector that leaves a process writing to its stdout after it exits: the end marker is still
+/// the stream's last line (the helper ends such processes first, as the connector's own exit ended
+/// them when it was the container's first process), so the run ends at once and whole.
+#[test]
+fn output_after_the_connector_exits_does_not_hold_the_run() {
+    let started = Instant::now();
+    let run = tap_scripted(
+        json!({"streams": [{"name": "s", "records": 50}], "background_writer_ms": 60_000}),
+        &[],
+    );
+    run.assert_code(0);
+    assert_eq!(run.records("s").len(), 50);
+    assert!(run.stderr.contains("sync finished"));
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "the run waited for the background writer: {:?}",
+        started.elapsed()
+    );
+}

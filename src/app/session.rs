@@ -357,10 +357,7 @@ impl Ran {
             return Err(self.failure(command, &what));
         }
         if self.code != 0 {
-            return Err(self.failure(
-                command,
-                &format!("the connector exited with code {}", self.code),
-            ));
+            return Err(self.failure(command, &exit_text(self.code)));
         }
         if self.complete == Completeness::Missing {
             return Err(self.failure(
@@ -389,5 +386,37 @@ impl Ran {
             }
         }
         text
+    }
+}
+
+/// What an exit status says: a code, or the signal that killed the connector (statuses above 128
+/// are signals, as shells and engines report them).
+fn exit_text(code: i64) -> String {
+    let signal = match code - 128 {
+        6 => Some("SIGABRT"),
+        9 => Some("SIGKILL: out of memory, or killed from outside"),
+        11 => Some("SIGSEGV"),
+        15 => Some("SIGTERM"),
+        _ => None,
+    };
+    match signal {
+        Some(name) => format!(
+            "the connector was killed by signal {} ({name}; exit status {code})",
+            code - 128
+        ),
+        None => format!("the connector exited with code {code}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exit_statuses_name_the_signal_that_killed_the_connector() {
+        assert_eq!(exit_text(1), "the connector exited with code 1");
+        assert!(exit_text(137).contains("killed by signal 9 (SIGKILL"));
+        assert!(exit_text(143).contains("signal 15 (SIGTERM"));
+        assert_eq!(exit_text(200), "the connector exited with code 200");
     }
 }

@@ -1,38 +1,53 @@
 //! The end marker a connector's stdout ends with when a helper proves it was read whole (see
-//! `runtime::docker::init`): `"\n" TOKEN " " STATUS "\n"`, found at the very end of the byte
-//! stream and kept from the consumer. Pure: bytes in, bytes out.
+//! `runtime::docker::init`): the helper writes `"\n" TOKEN " " STATUS "\n"` after the connector's
+//! last byte and after every other process of the container is gone, so the marker is the stream's
+//! last line. Found there and kept from the consumer. Pure: bytes in, bytes out.
 use bytes::Bytes;
 
-/// Finds the end marker (`"\n" TOKEN " " STATUS "\n"`) at the end of a stdout byte stream and
-/// keeps it from the consumer. Holds back the last bytes that could be its beginning, so that a
-/// marker cut across chunks is never half forwarded; the rest passes through without a copy.
+/// Most digits of a status.
+const MAX_DIGITS: usize = 20;
+
+/// Finds the end marker line (`TOKEN " " STATUS`) at the end of a stdout byte stream and keeps it
+/// from the consumer. Complete lines pass at once and without a copy; only a trailing piece of a
+/// line that could be the start of the marker is held back until its line completes, so nothing a
+/// connector wrote waits for more output.
 pub struct EndMarker {
-    needle: Vec<u8>,
+    /// `TOKEN " "`.
+    prefix: Vec<u8>,
     held: Vec<u8>,
     status: Option<i64>,
+    /// Whether the bytes forwarded so far end with a newline (the marker line starts after one).
+    after_newline: bool,
 }
 
 impl EndMarker {
     pub fn new(token: &str) -> EndMarker {
-        let mut needle = Vec::with_capacity(token.len() + 2);
-        needle.push(b'\n');
-        needle.extend_from_slice(token.as_bytes());
-        needle.push(b' ');
+        let mut prefix = token.as_bytes().to_vec();
+        prefix.push(b' ');
         EndMarker {
-            needle,
+            prefix,
             held: Vec::new(),
             status: None,
+            after_newline: false,
         }
     }
 
-    /// Longest marker: the needle, a status of up to 20 digits, and the newline.
-    fn max_len(&self) -> usize {
-        self.needle.len() + 21
+    /// Longest marker line with its newline.
+    fn max_line(&self) -> usize {
+        self.prefix.len() + MAX_DIGITS + 1
     }
 
     /// The exit status the marker carries, once it was seen.
     pub fn status(&self) -> Option<i64> {
         self.status
+    }
+
+    /// Could these bytes (a line without its newline, or its beginning) be the marker line?
+    fn could_start_marker(&self, partial: &[u8]) -> bool {
+        let n = partial.len().min(self.prefix.len());
+        partial[..n] == self.prefix[..n]
+            && partial.len() <= self.prefix.len() + MAX_DIGITS
+            && partial[n..].iter().all(u8::is_ascii_digit)
     }
 
     /// Takes the next stdout chunks; returns those to forward.
@@ -41,53 +56,91 @@ impl EndMarker {
             return batch;
         }
         let mut all = Vec::with_capacity(batch.len() + 1);
+        let after_newline = self.after_newline;
         if !self.held.is_empty() {
             all.push(Bytes::from(std::mem::take(&mut self.held)));
         }
-        all.extend(batch);
-        // Hold back the last max_len bytes.
-        let mut keep = self.max_len();
-        let mut tail = Vec::new();
-        while keep > 0 {
-            let Some(last) = all.pop() else { break };
-            if last.len() <= keep {
-                keep -= last.len();
-                tail.push(last);
-            } else {
-                let split = last.len() - keep;
-                tail.push(last.slice(split..));
-                all.push(last.slice(..split));
-                keep = 0;
+        all.extend(batch.into_iter().filter(|b| !b.is_empty()));
+        // The trailing piece of a line: held back only when it could be the marker's beginning.
+        let tail = last_bytes(&all, self.max_line() + 1);
+        let partial_len = match memchr::memrchr(b'\n', &tail) {
+            Some(nl) => tail.len() - nl - 1,
+            None if tail.len() <= self.max_line() => tail.len(),
+            None => 0, // longer than any marker: not one
+        };
+        if partial_len > 0 && self.could_start_marker(&tail[tail.len() - partial_len..]) {
+            self.held = tail[tail.len() - partial_len..].to_vec();
+            truncate_end(&mut all, partial_len);
+        }
+        // The last complete line, when it is the marker (after a newline: the helper writes one
+        // before it).
+        let tail = last_bytes(&all, self.max_line() + 1);
+        if let Some(body) = tail.strip_suffix(b"\n") {
+            let line_start = match memchr::memrchr(b'\n', body) {
+                Some(nl) => Some(nl + 1),
+                None if tail.len() == total_len(&all) && after_newline => Some(0),
+                None => None,
+            };
+            if let Some(start) = line_start {
+                let line = &body[start..];
+                if let Some(digits) = line.strip_prefix(self.prefix.as_slice()) {
+                    if !digits.is_empty() && digits.iter().all(u8::is_ascii_digit) {
+                        if let Some(status) = std::str::from_utf8(digits)
+                            .ok()
+                            .and_then(|d| d.parse().ok())
+                        {
+                            self.status = Some(status);
+                            truncate_end(&mut all, line.len() + 1);
+                        }
+                    }
+                }
             }
         }
-        for piece in tail.iter().rev() {
-            self.held.extend_from_slice(piece);
-        }
-        if let Some((start, status)) = self.find() {
-            if start > 0 {
-                all.push(Bytes::copy_from_slice(&self.held[..start]));
-            }
-            self.held.clear();
-            self.status = Some(status);
+        if let Some(last) = all.last().and_then(|b| b.last()) {
+            self.after_newline = *last == b'\n';
         }
         all
     }
 
-    /// The stream ended: the bytes still held back (no marker came, or output followed it).
+    /// The stream ended (or the run stops): the bytes still held back.
     pub fn finish(&mut self) -> Option<Bytes> {
         (!self.held.is_empty()).then(|| Bytes::from(std::mem::take(&mut self.held)))
     }
+}
 
-    /// The marker, if the held bytes end with one: where it starts and its status.
-    fn find(&self) -> Option<(usize, i64)> {
-        let body = self.held.strip_suffix(b"\n")?;
-        let at = memchr::memmem::rfind(body, &self.needle)?;
-        let digits = &body[at + self.needle.len()..];
-        if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
-            return None;
+/// The last `n` bytes of a chunk list (fewer when there are fewer), copied.
+fn last_bytes(chunks: &[Bytes], n: usize) -> Vec<u8> {
+    let mut pieces = Vec::new();
+    let mut need = n;
+    for chunk in chunks.iter().rev() {
+        if need == 0 {
+            break;
         }
-        let status = std::str::from_utf8(digits).ok()?.parse().ok()?;
-        Some((at, status))
+        let take = chunk.len().min(need);
+        pieces.push(&chunk[chunk.len() - take..]);
+        need -= take;
+    }
+    pieces
+        .iter()
+        .rev()
+        .flat_map(|p| p.iter().copied())
+        .collect()
+}
+
+fn total_len(chunks: &[Bytes]) -> usize {
+    chunks.iter().map(Bytes::len).sum()
+}
+
+/// Drops the last `n` bytes of a chunk list (slicing, not copying).
+fn truncate_end(chunks: &mut Vec<Bytes>, mut n: usize) {
+    while n > 0 {
+        let Some(last) = chunks.pop() else { return };
+        if last.len() <= n {
+            n -= last.len();
+        } else {
+            chunks.push(last.slice(..last.len() - n));
+            n = 0;
+        }
     }
 }
 
@@ -114,22 +167,25 @@ mod tests {
         let body = b"{\"type\":\"RECORD\"}\n{\"type\":\"STATE\"}\n".to_vec();
         let mut stream = body.clone();
         stream.extend_from_slice(b"\nTOK 0\n");
+        // What is left is the connector's output and the newline the helper writes first.
+        let mut expected = body.clone();
+        expected.push(b'\n');
         for cut in 0..stream.len() {
             for cut2 in cut..stream.len() {
                 let (out, status) = run(
                     "TOK",
                     &[&stream[..cut], &stream[cut..cut2], &stream[cut2..]],
                 );
-                assert_eq!(out, body, "cut at {cut}/{cut2}");
+                assert_eq!(out, expected, "cut at {cut}/{cut2}");
                 assert_eq!(status, Some(0));
             }
         }
     }
 
     #[test]
-    fn the_status_is_read_and_a_missing_newline_is_kept_as_is() {
+    fn the_status_is_read_and_a_last_line_without_newline_is_completed() {
         let (out, status) = run("TOK", &[b"{\"a\":1}", b"\nTOK 137\n"]);
-        assert_eq!(out, b"{\"a\":1}");
+        assert_eq!(out, b"{\"a\":1}\n");
         assert_eq!(status, Some(137));
     }
 
@@ -142,6 +198,7 @@ mod tests {
             b"\nTOK 1",
             b"\nTOK x\n",
             b"\nTOKEN 1\n",
+            b"TOK 1\n",
         ] {
             let (out, status) = run("TOK", &[input]);
             assert_eq!(out, input);
@@ -158,13 +215,25 @@ mod tests {
     }
 
     #[test]
-    fn big_chunks_pass_through_and_only_the_tail_is_held() {
+    fn complete_lines_are_never_held_back() {
+        let mut m = EndMarker::new("TOK");
+        let out = m.filter(vec![Bytes::from_static(b"{\"type\":\"STATE\"}\n")]);
+        assert_eq!(out.concat(), b"{\"type\":\"STATE\"}\n");
+        // A piece of a line that cannot be the marker passes too; one that could waits.
+        let out = m.filter(vec![Bytes::from_static(b"{\"type\":")]);
+        assert_eq!(out.concat(), b"{\"type\":");
+        let out = m.filter(vec![Bytes::from_static(b"\nTO")]);
+        assert_eq!(out.concat(), b"\n");
+        assert_eq!(m.finish().as_deref(), Some(&b"TO"[..]));
+    }
+
+    #[test]
+    fn big_chunks_pass_through_without_a_copy() {
         let mut m = EndMarker::new("TOK");
         let big = Bytes::from(vec![b'x'; 100_000]);
         let out = m.filter(vec![big.clone()]);
-        let forwarded: usize = out.iter().map(Bytes::len).sum();
-        assert_eq!(forwarded, 100_000 - m.max_len());
-        // The forwarded part is a slice of the chunk, not a copy.
+        assert_eq!(out.len(), 1);
         assert_eq!(out[0].as_ptr(), big.as_ptr());
+        assert_eq!(out[0].len(), 100_000);
     }
 }

@@ -124,12 +124,16 @@ where
             () = &mut silence, if exit.is_none() && idle_timeout.is_some() => {
                 return Err(RunError::Idle(idle_timeout.unwrap_or(far)));
             }
-            () = &mut after_exit, if exit.is_some() => {
-                tracing::warn!(connector = what, "the connector exited but its output stayed open; closing it");
+            () = &mut after_exit, if exit.is_some() || ack.is_none() && marker.is_some() => {
+                if exit.is_some() {
+                    tracing::warn!(connector = what, "the connector exited but its output stayed open; closing it");
+                }
                 break;
             }
         }
-        if exit.is_some() {
+        // After the exit, or once the end marker is acknowledged, the output has nothing more to
+        // say: its silence is bounded.
+        if exit.is_some() || ack.is_none() && marker.is_some() {
             after_exit
                 .as_mut()
                 .reset(tokio::time::Instant::now() + SILENCE_AFTER_EXIT);
@@ -138,9 +142,17 @@ where
             silence.as_mut().reset(tokio::time::Instant::now() + limit);
         }
     }
-    let code = match exit {
-        Some(c) => c,
-        None => exit_future.await?,
+    let code = match (exit, marker.as_ref().and_then(EndMarker::status)) {
+        (Some(c), _) => c,
+        // The marker carries the connector's status: the container's own end need not be awaited
+        // for long (it is removed anyway).
+        (None, Some(status)) => {
+            match tokio::time::timeout(SILENCE_AFTER_EXIT, &mut exit_future).await {
+                Ok(code) => code?,
+                Err(_) => status,
+            }
+        }
+        (None, None) => exit_future.await?,
     };
     stderr.finish();
     let complete = match proof {

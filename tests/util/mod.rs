@@ -154,7 +154,26 @@ pub fn tap(args: &[&str], env: &[(&str, &str)]) -> Run {
     }
     let child = cmd.spawn().expect("the tap starts");
     let pid = child.id();
+    // No run of the tap may hang a test: killed after 10 minutes.
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let watchdog = {
+        let done = done.clone();
+        std::thread::spawn(move || {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(600);
+            while !done.load(std::sync::atomic::Ordering::SeqCst) {
+                if std::time::Instant::now() > deadline {
+                    let _ = Command::new("kill")
+                        .args(["-KILL", &pid.to_string()])
+                        .status();
+                    return;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+        })
+    };
     let out: Output = child.wait_with_output().expect("the tap runs");
+    done.store(true, std::sync::atomic::Ordering::SeqCst);
+    let _ = watchdog.join();
     let run = Run {
         code: out.status.code(),
         signal: std::os::unix::process::ExitStatusExt::signal(&out.status),

@@ -18,7 +18,8 @@
 //!   "check": "succeed" | "fail" | "crash",
 //!   "chatter": true, "stderr_lines": 100, "big_record_bytes": 10000000, "sleep_ms": 10,
 //!   "control": true, "write_config_back": true, "file_stream": {"name": "lines", "path": "/data/x.txt"},
-//!   "hang_ms": 0 (after read),"api_key": "secret"
+//!   "hang_ms": 0 (after read), "background_writer_ms": 0 (after read, a child process goes on
+//!   writing LOG lines to stdout for this long after the connector exits), "api_key": "secret"
 //! }
 //! ```
 use serde_json::{json, Map, Value};
@@ -29,6 +30,12 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if let [flag, ms] = args.as_slice() {
+        if flag == "__background_writer" {
+            background_writer(ms.parse().unwrap_or(0));
+            return ExitCode::SUCCESS;
+        }
+    }
     match run(&args) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
@@ -173,7 +180,32 @@ fn run(args: &[String]) -> Result<u8, String> {
     {
         std::thread::sleep(Duration::from_millis(ms));
     }
+    if let Some(ms) = config
+        .get("background_writer_ms")
+        .and_then(Value::as_u64)
+        .filter(|_| args.command == "read")
+    {
+        // An orphan that outlives the connector and keeps writing to its stdout.
+        let exe = std::env::current_exe().map_err(|e| format!("current_exe: {e}"))?;
+        std::process::Command::new(exe)
+            .args(["__background_writer", &ms.to_string()])
+            .spawn()
+            .map_err(|e| format!("cannot start the background writer: {e}"))?;
+    }
     Ok(code)
+}
+
+/// Writes a LOG line to stdout every 10 ms for `ms` milliseconds.
+fn background_writer(ms: u64) {
+    let started = std::time::Instant::now();
+    let mut out = io::stdout();
+    while started.elapsed() < Duration::from_millis(ms) {
+        let line = b"{\"type\":\"LOG\",\"log\":{\"level\":\"INFO\",\"message\":\"background\"}}\n";
+        if out.write_all(line).and_then(|()| out.flush()).is_err() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
 }
 
 fn io_err(e: io::Error) -> String {

@@ -56,6 +56,26 @@ mod tests {
     use super::*;
 
     #[test]
+    #[cfg(all(
+        target_os = "linux",
+        any(target_arch = "x86_64", target_arch = "aarch64")
+    ))]
+    fn the_helper_is_built_in_for_this_platform() {
+        assert!(
+            HELPER.starts_with(b"\x7fELF"),
+            "tap-airbyte-init is missing"
+        );
+        let arch = if cfg!(target_arch = "x86_64") {
+            "amd64"
+        } else {
+            "arm64"
+        };
+        assert!(helper_for("linux", arch).is_some());
+        assert!(helper_for("linux", "s390x").is_none());
+        assert!(helper_for("windows", arch).is_none());
+    }
+
+    #[test]
     fn the_command_wraps_the_entrypoint_and_arguments() {
         assert_eq!(
             command("/config/i", "T", &["/bin/src".into()], &["read".into()]),

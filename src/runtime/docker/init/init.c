@@ -9,7 +9,10 @@
  *
  *   "\n" TOKEN " " EXIT_STATUS "\n"
  *
- * and stays alive until the tap acknowledges it (one byte, or end of file, on stdin). While this
+ * and stays alive until the tap acknowledges it (one byte, or end of file, on stdin). Before the
+ * marker, every other process left in the container (a connector's background children) is killed
+ * and reaped, as the connector's own exit would have done were it the first process: so the marker
+ * is the last thing on stdout. While this
  * process lives the engine does not start its exit handling, which closes the container's output
  * streams two seconds after the exit whatever is still pending: so the tap reads every byte, and
  * knows it did when it sees the marker. The child's stdin is an empty pipe: the container's stdin
@@ -29,6 +32,8 @@
 #define NR_clone 56
 #define NR_pipe2 293
 #define NR_dup3 292
+#define NR_getpid 39
+#define NR_kill 62
 #elif defined(__aarch64__)
 #define NR_read 63
 #define NR_write 64
@@ -39,11 +44,14 @@
 #define NR_clone 220
 #define NR_pipe2 59
 #define NR_dup3 24
+#define NR_getpid 172
+#define NR_kill 129
 #else
 #error "tap-airbyte-init supports x86_64 and aarch64"
 #endif
 
 #define SIGCHLD 17
+#define SIGKILL 9
 #define O_CLOEXEC 02000000
 #define EINTR 4
 #define ENOENT 2
@@ -195,6 +203,18 @@ void start_c(long *sp) {
             else
                 code = 128 + (status & 0x7f);
             break;
+        }
+    }
+
+    /* Other processes of the container (orphans the connector left) could still write to stdout
+     * after the marker: end them, as the container's end would have. Only as the container's
+     * first process, whose kill(-1) reaches its own PID namespace and nothing else. */
+    if (sys(NR_getpid, 0, 0, 0, 0, 0) == 1) {
+        sys(NR_kill, -1, SIGKILL, 0, 0, 0);
+        for (;;) {
+            long r = sys(NR_wait4, -1, (long)&status, 0, 0, 0);
+            if (r == -EINTR) continue;
+            if (r < 0) break; /* ECHILD: none left */
         }
     }
 
