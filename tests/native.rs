@@ -317,3 +317,166 @@ fn tap_with_env(w: &Workdir, settings: &Value, more: &[&str], env: &[(&str, &str
     args.extend_from_slice(more);
     tap(&args, env)
 }
+
+/// A package folder of source-tiny (tests/native/source_tiny.py) at this version, for pip.
+fn tiny_package(dir: &Path, version: &str) -> String {
+    std::fs::create_dir_all(dir).unwrap();
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/native/source_tiny.py"),
+        dir.join("source_tiny.py"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("pyproject.toml"),
+        format!(
+            r#"[build-system]
+requires = ["setuptools>=61"]
+build-backend = "setuptools.build_meta"
+
+[project]
+name = "airbyte-source-tiny"
+version = "{version}"
+
+[project.scripts]
+source-tiny = "source_tiny:main"
+
+[tool.setuptools]
+py-modules = ["source_tiny"]
+"#
+        ),
+    )
+    .unwrap();
+    dir.display().to_string()
+}
+
+fn tiny_settings(pip_url: &str) -> Value {
+    json!({"airbyte_spec": {"image": "airbyte/source-tiny", "pip_url": pip_url}, "airbyte_config": {"count": 4, "token": "tiny-secret"}})
+}
+
+/// One venv per requirement, built once and reused; a changed pin is built anew; two first runs at
+/// once both succeed (one waits for the other's install); no engine anywhere.
+#[test]
+fn python_connectors_install_once_rebuild_on_a_new_pin_and_do_not_race() {
+    let w = Workdir::new();
+    let cache = w.path().join("cache");
+    let cache_s = cache.display().to_string();
+    let env = [
+        NO_ENGINE,
+        ("TAP_AIRBYTE_CACHE_DIR", cache_s.as_str()),
+        ("TAP_AIRBYTE_LOG_LEVEL", "info"),
+    ];
+    let v1 = tiny_package(&w.path().join("v1"), "1.0.0");
+    let settings = w.json("tiny.json", &tiny_settings(&v1));
+    // Two first runs at once.
+    let spawn = || {
+        Command::new("timeout")
+            .args([
+                "600",
+                env!("CARGO_BIN_EXE_tap-airbyte"),
+                "--config",
+                &settings,
+            ])
+            .envs(env.iter().copied())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let started = Instant::now();
+    let (a, b) = (spawn(), spawn());
+    let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
+    let first = started.elapsed();
+    let mut waited = 0;
+    for out in [&a, &b] {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{stderr}");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(stdout.matches("\"type\":\"RECORD\"").count(), 4, "{stderr}");
+        assert!(stdout.contains("\"1.0.0\""), "{stdout}");
+        assert!(!stderr.contains("tiny-secret"));
+        waited += stderr.contains("another run is installing") as usize;
+    }
+    assert_eq!(waited, 1, "exactly one run waited for the other's install");
+    let venvs = || {
+        std::fs::read_dir(cache.join("venvs"))
+            .unwrap()
+            .flatten()
+            .filter(|e| e.path().is_dir())
+            .count()
+    };
+    assert_eq!(venvs(), 1);
+    // Again: the venv is reused.
+    let started = Instant::now();
+    let again = tap(&["--config", &settings], &env);
+    let second = started.elapsed();
+    again.assert_code(0);
+    assert!(
+        !again.stderr.contains("installing the connector"),
+        "{}",
+        again.stderr
+    );
+    eprintln!("first runs (install) {first:?}, a run reusing the venv {second:?}");
+    // A new pin: another venv, and the new version runs.
+    let v2 = tiny_package(&w.path().join("v2"), "2.0.0");
+    let settings2 = w.json("tiny2.json", &tiny_settings(&v2));
+    let run = tap(&["--config", &settings2], &env);
+    run.assert_code(0);
+    assert!(run.stdout.contains("\"2.0.0\""), "{}", run.stdout);
+    assert_eq!(venvs(), 2);
+}
+
+/// A requirement pip cannot install: a clear error, and no half-built venv is left to be used.
+#[test]
+fn a_failed_install_is_a_clear_error_and_leaves_no_venv() {
+    let w = Workdir::new();
+    let cache = w.path().join("cache");
+    let cache_s = cache.display().to_string();
+    let missing = w.path().join("no-such-package").display().to_string();
+    let run = tap_with_env(
+        &w,
+        &tiny_settings(&missing),
+        &["--discover"],
+        &[NO_ENGINE, ("TAP_AIRBYTE_CACHE_DIR", &cache_s)],
+    );
+    run.assert_code(2);
+    run.assert_stderr_has(&["installing", "failed"]);
+    let left: Vec<_> = std::fs::read_dir(cache.join("venvs"))
+        .unwrap()
+        .flatten()
+        .filter(|e| e.path().is_dir())
+        .collect();
+    assert!(left.is_empty(), "a half-built venv was left: {left:?}");
+}
+
+/// The real airbyte-source-faker from PyPI, run natively, gives the same records per stream as the
+/// same version in its image through Docker.
+#[test]
+fn faker_from_pypi_natively_matches_faker_through_docker() {
+    faker_image();
+    let w = Workdir::new();
+    // Kept across runs of the suite: the first install takes about half a minute.
+    let cache = Path::new(env!("CARGO_TARGET_TMPDIR")).join("native-cache");
+    let cache_s = cache.display().to_string();
+    let config = json!({"count": 300, "seed": 7, "records_per_slice": 100});
+    let native = json!({"airbyte_spec": {"image": "airbyte/source-faker", "tag": "7.2.1"}, "force_native": true, "airbyte_config": config});
+    let started = Instant::now();
+    let run = tap_with_env(
+        &w,
+        &native,
+        &[],
+        &[NO_ENGINE, ("TAP_AIRBYTE_CACHE_DIR", &cache_s)],
+    );
+    eprintln!("native faker run: {:?}", started.elapsed());
+    run.assert_code(0);
+    let docker = json!({"airbyte_spec": {"image": FAKER, "tag": "dev"}, "skip_native_check": true, "airbyte_config": config});
+    let through_docker = tap_with_env(&w, &docker, &[], &[]);
+    through_docker.assert_code(0);
+    for stream in ["users", "products", "purchases"] {
+        let (n, d) = (
+            run.records(stream).len(),
+            through_docker.records(stream).len(),
+        );
+        assert!(n > 0, "{stream}: no records natively");
+        assert_eq!(n, d, "{stream}: {n} natively, {d} through Docker");
+    }
+}
