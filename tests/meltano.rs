@@ -174,3 +174,99 @@ fn meltano_runs_twice_and_resumes_from_its_stored_state() {
         "a full-refresh stream is read whole again"
     );
 }
+
+/// A project whose extractor runs the real airbyte-source-faker from PyPI without Docker
+/// (`force_native: true`, the wrapper's setting), with no engine to reach: two `meltano run`s, the
+/// second resuming from the state Meltano stored (faker with `always_updated: false` emits nothing
+/// new then).
+#[test]
+fn meltano_runs_a_native_connector_twice_without_docker() {
+    let venv = meltano_venv();
+    let w = Workdir::new();
+    let tap = env!("CARGO_BIN_EXE_tap-airbyte");
+    // Shared with the native faker test: the install happens once per suite run.
+    let cache = Path::new(env!("CARGO_TARGET_TMPDIR")).join("native-cache");
+    let (out1, out2) = (w.path().join("out1"), w.path().join("out2"));
+    let yml = |out: &Path| {
+        format!(
+            r#"version: 1
+default_environment: dev
+project_id: tap-airbyte-native-e2e
+send_anonymous_usage_stats: false
+environments:
+  - name: dev
+plugins:
+  extractors:
+    - name: tap-airbyte
+      namespace: tap_airbyte
+      executable: {tap}
+      capabilities: [catalog, discover, state, about]
+      settings:
+        - name: airbyte_spec.image
+        - name: airbyte_spec.tag
+        - name: force_native
+          kind: boolean
+        - name: airbyte_config
+          kind: object
+      config:
+        airbyte_spec:
+          image: airbyte/source-faker
+          tag: 7.2.1
+        force_native: true
+        airbyte_config:
+          count: 20
+          seed: 3
+          always_updated: false
+  loaders:
+    - name: target-jsonl
+      namespace: target_jsonl
+      executable: {venv}/target-jsonl/bin/target-jsonl
+      settings:
+        - name: destination_path
+        - name: do_timestamp_file
+          kind: boolean
+      config:
+        destination_path: {out}
+        do_timestamp_file: false
+"#,
+            out = out.display()
+        )
+    };
+    let run = |out: &Path| {
+        std::fs::create_dir_all(out).unwrap();
+        std::fs::write(w.path().join("meltano.yml"), yml(out)).unwrap();
+        Command::new("timeout")
+            .args([
+                "900",
+                &format!("{venv}/meltano/bin/meltano"),
+                "run",
+                "tap-airbyte",
+                "target-jsonl",
+            ])
+            .current_dir(w.path())
+            .env("MELTANO_SEND_ANONYMOUS_USAGE_STATS", "false")
+            .env("MELTANO_DISABLE_TRACKING", "true")
+            .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+            .env("TAP_AIRBYTE_CACHE_DIR", &cache)
+            .output()
+            .expect("meltano runs")
+    };
+    let first = run(&out1);
+    assert!(
+        first.status.success(),
+        "first meltano run:\n{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    assert_eq!(jsonl(&out1.join("users.jsonl")).len(), 20);
+    assert_eq!(jsonl(&out1.join("purchases.jsonl")).len(), 20);
+    let second = run(&out2);
+    assert!(
+        second.status.success(),
+        "second meltano run:\n{}",
+        String::from_utf8_lossy(&second.stderr)
+    );
+    assert!(
+        jsonl(&out2.join("users.jsonl")).is_empty(),
+        "the second run resumed from the state Meltano kept"
+    );
+}
