@@ -368,3 +368,34 @@ fn a_sync_without_connector_state_still_ends_with_a_state() {
         "a failed run claims no state"
     );
 }
+
+/// A run that ends badly (here by the idle timeout) still keeps the config the connector issued,
+/// and the rotated secret is masked in the connector's stderr lines and the errors quoting them.
+#[test]
+fn a_config_issued_before_an_idle_timeout_is_kept_and_masked_on_stderr() {
+    let w = Workdir::new();
+    let kept = w.path().join("connector-config.json");
+    let mut settings = scripted(json!({
+        "streams": [{"name": "s", "records": 2}],
+        "control": true,
+        "stderr_new_key": true,
+        "hang_ms": 60_000,
+        "api_key": "first-secret"
+    }));
+    settings["connector_config_path"] = json!(kept.display().to_string());
+    settings["idle_timeout_seconds"] = json!(2);
+    let run = tap_with(&w, &settings, &[]);
+    run.assert_code(1);
+    run.assert_stderr_has(&[
+        "idle_timeout_seconds",
+        "saved the connector's new config",
+        "now using api_key=**********",
+    ]);
+    let saved: Value = serde_json::from_str(&std::fs::read_to_string(&kept).unwrap()).unwrap();
+    assert_eq!(saved["api_key"], "rotated-secret-value");
+    assert!(
+        !run.stderr.contains("rotated-secret-value"),
+        "{}",
+        run.stderr
+    );
+}

@@ -57,11 +57,11 @@ impl Invocation {
     }
 }
 
-/// A finished connector run: what the translator made of it, and how it ended (`None` when the
-/// translator stopped first: its error is the one to report).
+/// A finished connector run: what the translator made of it (kept whatever happened: a config the
+/// connector issued must be saved on every path), and how the run ended.
 pub(super) struct RunEnd {
     pub finished: Finished,
-    pub exit: Option<Exit>,
+    pub exit: Result<Exit, RunError>,
 }
 
 impl Backend {
@@ -274,9 +274,16 @@ where
 {
     let (tx, rx) = tokio::sync::mpsc::channel(pipeline::CHANNEL_CHUNKS);
     let (verdict, verdict_rx) = tokio::sync::oneshot::channel();
-    let thread = pipeline::spawn(reader, rx, verdict_rx, settings.max_line_bytes, out);
+    let thread = pipeline::spawn(
+        reader,
+        redactor.clone(),
+        rx,
+        verdict_rx,
+        settings.max_line_bytes,
+        out,
+    );
     let exit = match start.await {
-        Ok(started) => pump::pump(started, tx, settings.idle_timeout, redactor).await,
+        Ok(started) => pump::pump(started, tx, settings.idle_timeout).await,
         Err(e) => Err(e),
     };
     // Only a run that ended well and was read to its end closes the sync with a STATE.
@@ -287,20 +294,7 @@ where
         .ok()
         .and_then(Result::ok)
         .ok_or_else(|| AppError::new(Kind::Connector, anyhow!("the translating thread failed")))?;
-    match exit {
-        Ok(exit) => Ok(RunEnd {
-            finished,
-            exit: Some(exit),
-        }),
-        // The pipeline stopped first: its error is the one to report.
-        Err(RunError::ConsumerGone) => Ok(RunEnd {
-            finished,
-            exit: None,
-        }),
-        Err(RunError::Docker(e)) => Err(e.into()),
-        Err(e @ RunError::Process(_)) => Err(process_error(e)),
-        Err(e @ RunError::Idle(_)) => Err(AppError::new(Kind::Connector, e)),
-    }
+    Ok(RunEnd { finished, exit })
 }
 
 fn process_error(e: impl Into<anyhow::Error>) -> AppError {

@@ -5,7 +5,7 @@ use super::lifecycle::Running;
 use super::output_error;
 use crate::error::{AppError, Kind};
 use crate::pipeline::{Finished, PipelineError};
-use crate::runtime::Completeness;
+use crate::runtime::{Completeness, RunError};
 use crate::settings::Settings;
 use crate::translate::airbyte::Catalog;
 use crate::translate::catalog::{self, SingerCatalog};
@@ -102,8 +102,10 @@ impl Session {
                 out,
             )
             .await?;
+        // Whatever ended the run (an idle timeout, an engine error), a config the connector issued
+        // is kept: single-use refresh tokens would be lost otherwise.
         self.keep_control_config(&end.finished.outcome)?;
-        Ok(Ran::from(end))
+        Ran::from_end(end)
     }
 
     /// Saves the last config the connector issued, if it issued one (see [`connector_config`]).
@@ -275,25 +277,25 @@ struct Ran {
     finished: Finished,
     code: i64,
     complete: Completeness,
-    stderr_tail: Vec<String>,
 }
 
-impl From<RunEnd> for Ran {
-    fn from(end: RunEnd) -> Ran {
+impl Ran {
+    fn from_end(end: RunEnd) -> Result<Ran, AppError> {
         match end.exit {
-            Some(exit) => Ran {
+            Ok(exit) => Ok(Ran {
                 finished: end.finished,
                 code: exit.code,
                 complete: exit.complete,
-                stderr_tail: exit.stderr_tail,
-            },
+            }),
             // The translator stopped first (its error is reported): the run was cut short.
-            None => Ran {
+            Err(RunError::ConsumerGone) => Ok(Ran {
                 finished: end.finished,
                 code: -1,
                 complete: Completeness::Missing,
-                stderr_tail: vec![],
-            },
+            }),
+            Err(RunError::Docker(e)) => Err(e.into()),
+            Err(e @ RunError::Process(_)) => Err(AppError::new(Kind::Connector, e)),
+            Err(e @ RunError::Idle(_)) => Err(AppError::new(Kind::Connector, e)),
         }
     }
 }
@@ -378,9 +380,9 @@ impl Ran {
     }
 
     fn with_stderr(&self, mut text: String) -> String {
-        if !self.stderr_tail.is_empty() {
+        if !self.finished.stderr_tail.is_empty() {
             text.push_str("\n  last lines of the connector's stderr:");
-            for line in &self.stderr_tail {
+            for line in &self.finished.stderr_tail {
                 text.push_str("\n    ");
                 text.push_str(line);
             }

@@ -5,11 +5,14 @@
 //! channel fills, the Docker runtime stops reading the attach stream, and the connector blocks on
 //! its own stdout. Memory stays bounded by the channel, the line buffer, and the output buffer.
 pub mod lines;
+pub mod stderr;
 
 use crate::translate::reader::{Outcome, Reader};
+use crate::translate::redact::Redactor;
 use bytes::Bytes;
 use lines::{LineError, LineFramer};
 use std::io::{self, Write};
+use stderr::StderrLines;
 use tokio::sync::{mpsc, oneshot};
 
 /// Batches in flight between the Docker runtime and the translating thread (a batch holds the
@@ -36,9 +39,20 @@ impl From<io::Error> for PipelineError {
     }
 }
 
-/// What the translating thread returns: the outcome so far, and why it stopped early if it did.
+/// A piece of the connector's output, in the order it came: stdout bytes go to the translator,
+/// stderr bytes to masked log lines. One ordered channel for both means a secret the connector
+/// rotates (CONTROL, on stdout) is known before any stderr line that came after it is logged.
+#[derive(Debug)]
+pub enum Piece {
+    Stdout(Bytes),
+    Stderr(Bytes),
+}
+
+/// What the translating thread returns: the outcome so far, the connector's last stderr lines
+/// (masked), and why it stopped early if it did.
 pub struct Finished {
     pub outcome: Outcome,
+    pub stderr_tail: Vec<String>,
     pub error: Option<PipelineError>,
 }
 
@@ -48,7 +62,8 @@ pub struct Finished {
 /// the sync with its final STATE ([`Reader::end_of_sync`]).
 pub fn spawn<W: Write + Send + 'static>(
     mut reader: Reader,
-    mut chunks: mpsc::Receiver<Vec<Bytes>>,
+    redactor: Redactor,
+    mut chunks: mpsc::Receiver<Vec<Piece>>,
     verdict: oneshot::Receiver<bool>,
     max_line: usize,
     mut out: W,
@@ -56,12 +71,16 @@ pub fn spawn<W: Write + Send + 'static>(
     std::thread::Builder::new()
         .name("translate".into())
         .spawn(move || {
+            let mut stderr = StderrLines::new(redactor.clone());
             let result = (|| -> Result<(), PipelineError> {
                 reader.begin(&mut out)?;
                 let mut framer = LineFramer::new(max_line);
                 while let Some(batch) = chunks.blocking_recv() {
-                    for chunk in batch {
-                        framer.push::<PipelineError>(&chunk, |line| Ok(reader.on_line(line, &mut out)?))?;
+                    for piece in batch {
+                        match piece {
+                            Piece::Stdout(chunk) => framer.push::<PipelineError>(&chunk, |line| Ok(reader.on_line(line, &mut out)?))?,
+                            Piece::Stderr(chunk) => stderr.push(&chunk),
+                        }
                     }
                 }
                 if let Some(last) = framer.finish() {
@@ -77,7 +96,11 @@ pub fn spawn<W: Write + Send + 'static>(
                 Ok(())
             })();
             drop(chunks);
-            Finished { outcome: reader.finish(), error: result.err() }
+            stderr.finish();
+            // Masked again now that every secret the connector issued (CONTROL) is known: a line
+            // logged before its CONTROL was read is not quoted with the secret in an error.
+            let stderr_tail = stderr.tail.iter().map(|l| redactor.redact(l).into_owned()).collect();
+            Finished { outcome: reader.finish(), stderr_tail, error: result.err() }
         })
         .expect("a thread can be started")
 }

@@ -5,10 +5,9 @@
 //! - [`docker`]: a container through the Docker Engine API; the only module that uses bollard.
 //! - [`process`]: a child process in its own process group, its files in a private folder.
 //! - [`venv`]: Python connectors from PyPI in managed virtualenvs (for [`process`]).
-//! - [`pump`]: stdout into the pipeline's bounded channel, stderr into masked log lines, the exit
-//!   status, the idle and after-exit timers, and the proof that the output was read whole.
+//! - [`pump`]: stdout and stderr into the pipeline's bounded channel, in order, the exit status,
+//!   the idle and after-exit timers, and the proof that the output was read whole.
 //! - [`marker`]: the end marker a helper writes after the connector's last byte.
-//! - [`stderr`]: the connector's stderr as masked log lines, its last lines kept for errors.
 //!
 //! Not here: what the output means (`translate`) and which files and arguments a command needs
 //! (`app`).
@@ -16,7 +15,6 @@ pub mod docker;
 pub mod marker;
 pub mod process;
 pub mod pump;
-pub mod stderr;
 pub mod venv;
 
 use bytes::Bytes;
@@ -35,8 +33,6 @@ pub struct Exit {
     pub code: i64,
     /// Whether the whole output is known to have been read.
     pub complete: Completeness,
-    /// The connector's last stderr lines, masked.
-    pub stderr_tail: Vec<String>,
 }
 
 /// Whether a run's output is known to have been read to its end.

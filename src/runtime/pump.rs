@@ -1,11 +1,11 @@
-//! The one loop that drives a started connector, whatever runs it: stdout chunks into the bounded
-//! channel (a slow consumer slows the connector down), stderr into masked log lines, the exit status,
+//! The one loop that drives a started connector, whatever runs it: stdout and stderr chunks, in the
+//! order they came, into the bounded channel to the translating thread (a slow consumer slows the
+//! connector down; see [`crate::pipeline::Piece`]), the exit status,
 //! and two timers: the connector's silence (`idle_timeout_seconds`) and the stream's silence after
 //! the exit (some engines keep an attach stream open after the container exits).
 use super::marker::EndMarker;
-use super::stderr::StderrLines;
 use super::{Completeness, Exit, Output, RunError};
-use crate::translate::redact::Redactor;
+use crate::pipeline::Piece;
 use bytes::Bytes;
 use futures_util::{FutureExt, Stream, StreamExt};
 use std::future::Future;
@@ -44,9 +44,8 @@ pub struct Started<O, E> {
 /// Pumps a started connector to its end. Does not stop or remove it: the caller does, on every path.
 pub async fn pump<O, E>(
     started: Started<O, E>,
-    stdout: mpsc::Sender<Vec<Bytes>>,
+    pieces: mpsc::Sender<Vec<Piece>>,
     idle_timeout: Option<Duration>,
-    redactor: &Redactor,
 ) -> Result<Exit, RunError>
 where
     O: Stream<Item = Result<Output, RunError>> + Unpin,
@@ -64,7 +63,6 @@ where
         Completion::Unverifiable => (Proof::None, None, None),
     };
     let mut exit_future = std::pin::pin!(exit_future.fuse());
-    let mut stderr = StderrLines::new(redactor.clone());
     let mut exit: Option<i64> = None;
     let mut ended = false;
     let far = Duration::from_secs(86_400 * 365);
@@ -79,15 +77,20 @@ where
                 // Chunks that are already there travel together: one hand-over per batch, not per
                 // chunk (an engine cuts output into frames as small as a few bytes).
                 let mut batch = Vec::new();
+                let mut stdout_run = Vec::new();
                 let mut batch_bytes = 0;
                 let mut next = Some(item);
                 while let Some(item) = next.take() {
                     match item {
                         Some(Ok(Output::Stdout(bytes))) => {
                             batch_bytes += bytes.len();
-                            batch.push(bytes);
+                            stdout_run.push(bytes);
                         }
-                        Some(Ok(Output::Stderr(bytes))) => stderr.push(&bytes),
+                        Some(Ok(Output::Stderr(bytes))) => {
+                            batch_bytes += bytes.len();
+                            flush_stdout(&mut stdout_run, &mut batch, marker.as_mut(), false);
+                            batch.push(Piece::Stderr(bytes));
+                        }
                         Some(Err(e)) => return Err(e),
                         None => ended = true,
                     }
@@ -95,14 +98,9 @@ where
                         next = output.next().now_or_never();
                     }
                 }
-                if let Some(m) = marker.as_mut() {
-                    batch = m.filter(batch);
-                    if ended {
-                        batch.extend(m.finish());
-                    }
-                }
+                flush_stdout(&mut stdout_run, &mut batch, marker.as_mut(), ended);
                 if !batch.is_empty() {
-                    stdout.send(batch).await.map_err(|_| RunError::ConsumerGone)?;
+                    pieces.send(batch).await.map_err(|_| RunError::ConsumerGone)?;
                 }
                 if marker.as_ref().is_some_and(|m| m.status().is_some()) {
                     if let Some(mut writer) = ack.take() {
@@ -154,7 +152,6 @@ where
         }
         (None, None) => exit_future.await?,
     };
-    stderr.finish();
     let complete = match proof {
         Proof::Marker if marker.as_ref().is_some_and(|m| m.status().is_some()) => {
             Completeness::Proven
@@ -181,11 +178,29 @@ where
         _ => code,
     };
     tracing::debug!(connector = what, code, ?complete, "ended");
-    Ok(Exit {
-        code,
-        complete,
-        stderr_tail: stderr.tail.into_iter().collect(),
-    })
+    Ok(Exit { code, complete })
+}
+
+/// Moves a run of stdout chunks into the batch, through the end-marker filter when there is one
+/// (which also gives back what it held when the stream `ended`).
+fn flush_stdout(
+    run: &mut Vec<Bytes>,
+    batch: &mut Vec<Piece>,
+    marker: Option<&mut EndMarker>,
+    ended: bool,
+) {
+    let chunks = std::mem::take(run);
+    let chunks = match marker {
+        Some(m) => {
+            let mut kept = m.filter(chunks);
+            if ended {
+                kept.extend(m.finish());
+            }
+            kept
+        }
+        None => chunks,
+    };
+    batch.extend(chunks.into_iter().map(Piece::Stdout));
 }
 
 enum Proof {

@@ -51,8 +51,16 @@ const CREDENTIAL_WORDS: &[&str] = &[
     "jwt",
 ];
 
+/// Masks secrets. Clones share their secrets: one the connector issues later (CONTROL) and that
+/// the translator adds is masked by every clone from then on: in stderr lines and the errors that
+/// quote them too.
 #[derive(Debug, Default, Clone)]
 pub struct Redactor {
+    secrets: std::sync::Arc<std::sync::RwLock<Secrets>>,
+}
+
+#[derive(Debug, Default)]
+struct Secrets {
     /// The secret values, as the config holds them.
     secrets: Vec<String>,
     /// What is looked for: every form of every secret (see the module docs).
@@ -97,11 +105,47 @@ fn obviously_secret(key: &str) -> bool {
 impl Redactor {
     /// A redactor for this connector config; `spec_secret_keys` from [`secret_keys_of_spec`].
     pub fn new(config: &Map<String, Value>, spec_secret_keys: &HashSet<String>) -> Redactor {
-        let mut r = Redactor::default();
+        let r = Redactor::default();
         r.add_config(config, spec_secret_keys);
         r
     }
 
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Secrets> {
+        self.secrets.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Adds the secrets of another config (one the connector issued with CONTROL), for every clone.
+    pub fn add_config(&self, config: &Map<String, Value>, spec_secret_keys: &HashSet<String>) {
+        self.secrets
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .add_config(config, spec_secret_keys);
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.read().secrets.is_empty()
+    }
+
+    /// The longest text a secret can take (in bytes, in any of its forms): to mask the first `n`
+    /// bytes of a text safely, a redactor must see `n + lookahead()` of them.
+    pub fn lookahead(&self) -> usize {
+        self.read().lookahead()
+    }
+
+    /// `text` with every secret replaced by [`MASK`].
+    pub fn redact<'t>(&self, text: &'t str) -> Cow<'t, str> {
+        self.read().redact(text)
+    }
+
+    /// The first `limit` bytes of `bytes` (read as UTF-8, invalid bytes replaced), secrets masked
+    /// before the cut: a secret that begins before the cut is masked whole, its mask shown whole.
+    /// Also says whether anything was cut. Only `limit + lookahead()` bytes are looked at.
+    pub fn redact_truncated(&self, bytes: &[u8], limit: usize) -> (String, bool) {
+        self.read().redact_truncated(bytes, limit)
+    }
+}
+
+impl Secrets {
     /// Adds the secrets of another config (one the connector issued with CONTROL).
     pub fn add_config(&mut self, config: &Map<String, Value>, spec_secret_keys: &HashSet<String>) {
         let mut found = Vec::new();
@@ -128,10 +172,6 @@ impl Redactor {
             }
             self.secrets.push(s);
         }
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.secrets.is_empty()
     }
 
     /// The longest text a secret can take (in bytes, in any of its forms): to mask the first `n`

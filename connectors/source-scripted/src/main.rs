@@ -17,7 +17,7 @@
 //!   "exit_code": 0 (of check and read), "trace_error": {"after_records": 3, "failure_type": "config_error", "message": "…"},
 //!   "check": "succeed" | "fail" | "crash",
 //!   "chatter": true, "stderr_lines": 100, "big_record_bytes": 10000000, "sleep_ms": 10,
-//!   "control": true, "write_config_back": true, "file_stream": {"name": "lines", "path": "/data/x.txt"},
+//!   "control": true, "stderr_new_key": true (logs the rotated key on stderr), "write_config_back": true, "file_stream": {"name": "lines", "path": "/data/x.txt"},
 //!   "hang_ms": 0 (after read), "background_writer_ms": 0 (after read, a child process goes on
 //!   writing LOG lines to stdout for this long after the connector exits), "api_key": "secret"
 //! }
@@ -173,6 +173,12 @@ fn run(args: &[String]) -> Result<u8, String> {
         _ => unreachable!("checked in parse_args"),
     };
     out.flush().map_err(io_err)?;
+    if config.get("stderr_new_key") == Some(&json!(true)) && args.command == "read" {
+        // A connector that logs its new credentials on stderr, a moment after its CONTROL.
+        std::thread::sleep(Duration::from_millis(300));
+        eprintln!("source-scripted: now using api_key=rotated-secret-value");
+        eprintln!("source-scripted: and fails with api_key=rotated-secret-value");
+    }
     if let Some(ms) = config
         .get("hang_ms")
         .and_then(Value::as_u64)

@@ -11,20 +11,20 @@ const MAX_STDERR_LINE: usize = 16 * 1024;
 
 /// The connector's stderr, cut into lines and logged as they complete; the last lines are kept.
 #[derive(Default)]
-pub(super) struct StderrLines {
+pub(crate) struct StderrLines {
     partial: Vec<u8>,
-    pub(super) tail: VecDeque<String>,
+    pub(crate) tail: VecDeque<String>,
     redactor: Redactor,
 }
 
 impl StderrLines {
-    pub(super) fn new(redactor: Redactor) -> StderrLines {
+    pub(crate) fn new(redactor: Redactor) -> StderrLines {
         StderrLines {
             redactor,
             ..StderrLines::default()
         }
     }
-    pub(super) fn push(&mut self, chunk: &[u8]) {
+    pub(crate) fn push(&mut self, chunk: &[u8]) {
         // Kept past the cut: the most a secret that begins before the cut needs to be recognised.
         let keep = MAX_STDERR_LINE + self.redactor.lookahead();
         let mut rest = chunk;
@@ -55,7 +55,7 @@ impl StderrLines {
         self.tail.push_back(text.to_string());
     }
 
-    pub(super) fn finish(&mut self) {
+    pub(crate) fn finish(&mut self) {
         if !self.partial.is_empty() {
             self.line();
         }
