@@ -1,10 +1,11 @@
 //! The commands: `--about`, `--discover`, `--test` and the sync. Each one reads its inputs first
-//! (settings, catalog, state: errors before any container exists), then runs the connector through
-//! [`session::Session::run_connector`], the one place where a container is created, driven and
+//! (settings, catalog, state: errors before any connector runs), then runs the connector through
+//! [`connector::Backend::run`], the one place where a container or process is started, driven and
 //! removed, on every path: success, error, broken pipe; on a signal [`run`] removes it.
 //!
-//! - [`session`]: a connected engine and image, and connector runs.
-//! - [`lifecycle`]: signals, the running container, containers left by dead taps.
+//! - [`connector`]: where the connector runs (Docker, or a local process) and one run of it.
+//! - [`session`]: the connector commands and what their outcomes mean for the exit code.
+//! - [`lifecycle`]: signals, the running connector, what killed taps left.
 mod connector;
 mod lifecycle;
 mod session;
@@ -19,8 +20,8 @@ use anyhow::{anyhow, Context};
 use lifecycle::{die_by, Running, Signals};
 use session::Session;
 
-/// Runs the command the arguments ask for. SIGTERM and SIGINT at any point remove the connector's
-/// container if one exists, then end the tap by the same signal.
+/// Runs the command the arguments ask for. SIGTERM, SIGINT, SIGHUP and SIGQUIT at any point stop and
+/// remove the connector if one runs, then end the tap by the same signal.
 pub async fn run(args: Args) -> Result<(), AppError> {
     let mut signals = Signals::install().map_err(|e| AppError::new(Kind::Connector, e))?;
     let running = Running::default();
