@@ -100,6 +100,16 @@ pub enum Launch {
 pub enum Native {
     /// A command the user installed (`airbyte_spec.executable`), on PATH or a path.
     Executable(String),
+    /// A declarative (manifest-only) connector: its YAML manifest, run by `airbyte-cdk`'s
+    /// `source-declarative-manifest` from a managed virtualenv.
+    Manifest {
+        /// The manifest file.
+        path: String,
+        /// The CDK's pip requirement (`airbyte-cdk`, or `airbyte_spec.pip_url`).
+        requirement: String,
+        /// `native_source_python`.
+        python: Option<String>,
+    },
     /// A Python package installed into a managed virtualenv.
     Python {
         /// A pip requirement: from the image and tag (`airbyte-source-faker==7.2.1`), or
@@ -308,7 +318,7 @@ pub fn check(raw: &Map<String, Value>) -> Result<Settings, SettingsError> {
         Some(Value::Object(o)) => o.clone(),
         Some(v) => return Err(wrong("airbyte_spec", "an object", v)),
     };
-    for k in ["image", "tag", "pip_url", "executable"] {
+    for k in ["image", "tag", "pip_url", "executable", "manifest"] {
         if let Some(v) = raw.get(&format!("airbyte_spec.{k}")) {
             spec.insert(k.into(), v.clone());
         }
@@ -323,11 +333,15 @@ pub fn check(raw: &Map<String, Value>) -> Result<Settings, SettingsError> {
     };
     let executable = spec_string("executable")?;
     let pip_url = spec_string("pip_url")?;
+    let manifest = spec_string("manifest")?;
     let image = match spec.get("image") {
         Some(Value::String(s)) if !s.trim().is_empty() => s.trim().to_string(),
-        // A local executable needs no image; it names the connector in logs.
+        // A local executable or a manifest needs no image.
         Some(Value::String(_)) | None | Some(Value::Null) if executable.is_some() => {
             "airbyte/local-executable".to_string()
+        }
+        Some(Value::String(_)) | None | Some(Value::Null) if manifest.is_some() => {
+            "airbyte/source-declarative-manifest".to_string()
         }
         Some(Value::String(_)) | None | Some(Value::Null) => {
             return Err(SettingsError::Missing("airbyte_spec.image"))
@@ -344,7 +358,7 @@ pub fn check(raw: &Map<String, Value>) -> Result<Settings, SettingsError> {
     let (image, tag) = split_reference(&image, tag)?;
     check_reference(&image, &tag, tag_set)?;
     refuse_unimplemented(raw)?;
-    let launch = launch(raw, &image, &tag, executable, pip_url)?;
+    let launch = launch(raw, &image, &tag, executable, pip_url, manifest)?;
     let airbyte_config = match raw.get("airbyte_config") {
         None | Some(Value::Null) => Map::new(),
         Some(Value::Object(o)) => o.clone(),
@@ -467,6 +481,7 @@ fn launch(
     tag: &str,
     executable: Option<String>,
     pip_url: Option<String>,
+    manifest: Option<String>,
 ) -> Result<Launch, SettingsError> {
     let flag = |k: &str| -> Result<bool, SettingsError> {
         match raw.get(k) {
@@ -485,7 +500,8 @@ fn launch(
         Some(Value::String(s)) => Some(s.trim().to_string()),
         Some(v) => return Err(wrong("native_source_python", "a string", v)),
     };
-    let native_asked = force_native || executable.is_some() || pip_url.is_some();
+    let native_asked =
+        force_native || executable.is_some() || pip_url.is_some() || manifest.is_some();
     if skip_native && native_asked {
         return Err(SettingsError::Invalid {
             key: "skip_native_check".into(),
@@ -494,16 +510,25 @@ fn launch(
                 .into(),
         });
     }
-    if executable.is_some() && pip_url.is_some() {
+    if executable.is_some() && (pip_url.is_some() || manifest.is_some()) {
         return Err(SettingsError::Invalid {
             key: "airbyte_spec.executable".into(),
-            message: "and `airbyte_spec.pip_url` both name the connector; keep one".into(),
+            message:
+                "and `airbyte_spec.pip_url` or `airbyte_spec.manifest` both name the connector; \
+                      keep one"
+                    .into(),
         });
     }
     // The connector's name: the image's last path part (`airbyte/source-faker` → `source-faker`).
     let name = image.rsplit('/').next().unwrap_or(image).to_string();
     Ok(if let Some(exe) = executable {
         Launch::Native(Native::Executable(exe))
+    } else if let Some(path) = manifest {
+        Launch::Native(Native::Manifest {
+            path,
+            requirement: pip_url.unwrap_or_else(|| "airbyte-cdk".into()),
+            python,
+        })
     } else if let Some(requirement) = pip_url {
         Launch::Native(Native::Python {
             requirement,

@@ -30,8 +30,29 @@ pub(super) enum Backend {
         program: PathBuf,
         /// What identifies this connector's build, for the spec cache.
         cache_key: String,
+        /// A declarative connector's manifest, handed to the CDK with each command.
+        manifest: Option<Manifest>,
     },
 }
+
+/// A declarative connector's manifest and the interpreter of the CDK's virtualenv.
+pub(super) struct Manifest {
+    yaml: Vec<u8>,
+    python: PathBuf,
+}
+
+/// Prints a manifest's own spec as an Airbyte SPEC message (the CDK's `source-declarative-manifest
+/// spec` prints a generic one): read with the CDK's own YAML parser, so both agree on the manifest.
+const MANIFEST_SPEC: &str = r#"
+import json, sys, yaml
+with open(sys.argv[1]) as f:
+    manifest = yaml.safe_load(f)
+spec = manifest.get("spec") or {}
+message = {"type": "SPEC", "spec": {"connectionSpecification": spec.get("connection_specification", {})}}
+if "documentation_url" in spec:
+    message["spec"]["documentationUrl"] = spec["documentation_url"]
+print(json.dumps(message))
+"#;
 
 /// One connector command: its name and the files it reads (`config.json`, `catalog.json`,
 /// `state.json`), each passed with its flag.
@@ -127,7 +148,7 @@ impl Backend {
         if !settings.docker_mounts.is_empty() {
             tracing::warn!("`docker_mounts` has no meaning without Docker: the connector runs as a local process and sees this machine's files; ignored");
         }
-        let (program, cache_key) = match native {
+        let (program, cache_key, manifest) = match native {
             Native::Executable(exe) => {
                 let program = venv::which(exe).ok_or_else(|| {
                     AppError::new(
@@ -144,7 +165,7 @@ impl Backend {
                     .map(|d| d.as_secs())
                     .unwrap_or(0);
                 let key = format!("exe {} {modified}", program.display());
-                (program, key)
+                (program, key, None)
             }
             Native::Python {
                 requirement,
@@ -159,11 +180,38 @@ impl Backend {
                 let program = venv::ensure(&connector)
                     .await
                     .map_err(|e| AppError::new(Kind::Config, e))?;
-                (program, format!("pypi {requirement}"))
+                (program, format!("pypi {requirement}"), None)
+            }
+            Native::Manifest {
+                path,
+                requirement,
+                python,
+            } => {
+                let yaml = std::fs::read(path).map_err(|e| {
+                    AppError::new(
+                        Kind::Config,
+                        anyhow!("airbyte_spec.manifest: cannot read {path}: {e}"),
+                    )
+                })?;
+                let connector = PythonConnector {
+                    requirement: requirement.clone(),
+                    command: "source-declarative-manifest".into(),
+                    python: python.clone(),
+                };
+                let program = venv::ensure(&connector)
+                    .await
+                    .map_err(|e| AppError::new(Kind::Config, e))?;
+                let python = program.with_file_name("python");
+                let key = format!("manifest {requirement} {}", String::from_utf8_lossy(&yaml));
+                (program, key, Some(Manifest { yaml, python }))
             }
         };
         tracing::debug!(program = %program.display(), "the connector runs as a local process");
-        Ok(Backend::Process { program, cache_key })
+        Ok(Backend::Process {
+            program,
+            cache_key,
+            manifest,
+        })
     }
 
     /// The key under which this connector's spec is cached.
@@ -236,14 +284,26 @@ impl Backend {
                 running.clear();
                 result
             }
-            Backend::Process { program, .. } => {
+            Backend::Process {
+                program, manifest, ..
+            } => {
                 let dir = PrivateDir::create(&files_root()).map_err(process_error)?;
                 for (name, bytes) in &invocation.files {
                     dir.write(name, bytes).map_err(process_error)?;
                 }
                 let dir_str = dir.path().display().to_string();
-                let args = invocation.args(&dir_str);
-                let program_str = program.display().to_string();
+                let mut args = invocation.args(&dir_str);
+                let mut program_str = program.display().to_string();
+                if let Some(m) = manifest {
+                    let path = dir.write("manifest.yaml", &m.yaml).map_err(process_error)?;
+                    let path = path.display().to_string();
+                    if command == "spec" {
+                        program_str = m.python.display().to_string();
+                        args = vec!["-c".into(), MANIFEST_SPEC.into(), path];
+                    } else {
+                        args.extend(["--manifest-path".into(), path]);
+                    }
+                }
                 let (group, started) =
                     process::start(&program_str, &args, dir.path(), &tap_env_names())
                         .map_err(process_error)?;

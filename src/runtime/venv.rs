@@ -103,7 +103,7 @@ pub async fn ensure(connector: &PythonConnector) -> Result<PathBuf, VenvError> {
     let parent = venv.parent().unwrap_or(&cache).to_path_buf();
     std::fs::create_dir_all(&parent).map_err(|e| folder_error(&parent, e))?;
     // One tap builds a venv at a time; the others wait, then find it built.
-    let lock_path = venv.with_extension("lock");
+    let lock_path = PathBuf::from(format!("{}.lock", venv.display()));
     let lock = std::fs::OpenOptions::new()
         .create(true)
         .truncate(false)
