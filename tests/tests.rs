@@ -12,6 +12,7 @@ mod fuzz;
 mod lifecycle;
 mod meltano;
 mod native;
+mod podman;
 mod registry;
 mod remote;
 mod secrets;
