@@ -8,7 +8,11 @@ records at pipe speed (one stream, ~250-byte RECORD lines) runs, K times each an
   raw:  docker run --rm -v DIR:/data IMAGE read --config … --catalog … > /dev/null
   tap:  tap-airbyte --config … --catalog … > /dev/null
 and prints medians and ratios: wall time, the tap's own CPU per record (user+sys of the tap process,
-from wait4), its peak RSS, records/s and MB/s. Then the same for spec, check and discover.
+from wait4), its peak RSS, records/s and MB/s. Then the same for spec, check and discover. Then the
+native row, with no Docker: the tap running the same connector as a local executable
+(`airbyte_spec.executable`) against the connector binary alone writing to /dev/null; the tap's own
+CPU per record is its process tree's CPU less the connector's alone (wait4 counts a reaped child in
+its parent's usage).
 --rss-sweep also measures the tap's peak RSS at 100k, 500k, 1M and 2M records.
 It is a benchmark, not a test: it asserts nothing and its numbers depend on the machine.
 """
@@ -16,6 +20,7 @@ import argparse, json, os, statistics, subprocess, sys, tempfile, time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 IMAGE = "airbyte/source-scripted:dev"
+CONNECTOR = os.path.join(REPO, "target", "connector", "x86_64-unknown-linux-gnu", "release", "source-scripted")
 TAP = os.path.join(REPO, "target", "release", "tap-airbyte")
 
 
@@ -57,6 +62,9 @@ def setup(d, records):
     settings = {"airbyte_spec": {"image": "airbyte/source-scripted", "tag": "dev"}, "airbyte_config": connector}
     with open(os.path.join(d, "settings.json"), "w") as f:
         json.dump(settings, f)
+    native = {"airbyte_spec": {"executable": CONNECTOR}, "airbyte_config": connector}
+    with open(os.path.join(d, "native-settings.json"), "w") as f:
+        json.dump(native, f)
     with open(os.path.join(d, "singer-catalog.json"), "wb") as f:
         f.write(subprocess.run([TAP, "--config", os.path.join(d, "settings.json"), "--discover"],
                                check=True, capture_output=True).stdout)
@@ -81,6 +89,10 @@ def commands(d):
         "spec": (raw + ["spec"], tap + ["--about", "--format", "json"]),
         "check": (raw + ["check", "--config", "/data/connector.json"], tap + ["--test"]),
         "discover": (raw + ["discover", "--config", "/data/connector.json"], tap + ["--discover"]),
+        "native": ([CONNECTOR, "read", "--config", os.path.join(d, "connector.json"), "--catalog",
+                    os.path.join(d, "catalog.json")],
+                   [TAP, "--config", os.path.join(d, "native-settings.json"), "--catalog",
+                    os.path.join(d, "singer-catalog.json")]),
     }
 
 
@@ -93,7 +105,8 @@ def compare(name, raw, tap, runs):
         if rc != 0:
             sys.exit(f"{name}: a run failed with exit code {rc}")
     med = lambda xs, i: statistics.median(x[i] for x in xs)
-    return {"raw_wall": med(r, 0), "tap_wall": med(t, 0), "tap_cpu": med(t, 1), "tap_rss_kib": med(t, 2)}
+    return {"raw_wall": med(r, 0), "raw_cpu": med(r, 1), "tap_wall": med(t, 0), "tap_cpu": med(t, 1),
+            "tap_rss_kib": med(t, 2)}
 
 
 def main():
@@ -119,6 +132,11 @@ def main():
             m = compare(name, *cmds[name], a.runs)
             print(f"{name:9} raw {m['raw_wall']:.3f} s   tap {m['tap_wall']:.3f} s   ratio "
                   f"{m['tap_wall'] / m['raw_wall']:.3f}   (target <= 1.10)")
+        m = compare("native", *cmds["native"], a.runs)
+        own = max(m["tap_cpu"] - m["raw_cpu"], 0.0)
+        print(f"native    connector alone {m['raw_wall']:.3f} s   tap {m['tap_wall']:.3f} s   ratio "
+              f"{m['tap_wall'] / m['raw_wall']:.3f}   tap's own CPU {own * 1e6 / a.records:.3f} us/record   "
+              f"peak RSS {m['tap_rss_kib'] / 1024:.1f} MiB")
     if a.rss_sweep:
         for n in [100_000, 500_000, 1_000_000, 2_000_000]:
             with tempfile.TemporaryDirectory() as d:
