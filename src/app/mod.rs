@@ -4,11 +4,13 @@
 //! removed, on every path: success, error, broken pipe; on a signal [`run`] removes it.
 //!
 //! - [`connector`]: where the connector runs (Docker, or a local process) and one run of it.
-//! - [`session`]: the connector commands and what their outcomes mean for the exit code.
+//! - [`session`]: the connector commands.
+//! - [`verdict`]: one report of a finished run and the pure verdict over it (the exit code).
 //! - [`lifecycle`]: signals, the running connector, what killed taps left.
 mod connector;
 mod lifecycle;
 mod session;
+mod verdict;
 
 use crate::about;
 use crate::cli::Args;

@@ -1,11 +1,10 @@
 //! The commands as connector runs: `spec`, `check`, `discover` and `read` through a [`Backend`],
 //! and what each run's outcome means for the exit code.
-use super::connector::{Backend, Invocation, RunEnd};
+use super::connector::{Backend, Invocation};
 use super::lifecycle::Running;
 use super::output_error;
+use super::verdict::Report;
 use crate::error::{AppError, Kind};
-use crate::pipeline::{Finished, PipelineError};
-use crate::runtime::{Completeness, RunError};
 use crate::settings::Settings;
 use crate::translate::airbyte::Catalog;
 use crate::translate::catalog::{self, SingerCatalog};
@@ -89,7 +88,7 @@ impl Session {
         invocation: Invocation,
         reader: Reader,
         out: W,
-    ) -> Result<Ran, AppError> {
+    ) -> Result<Report, AppError> {
         let reader = reader.with_redactor(self.redactor.clone(), self.spec_secret_keys.clone());
         let end = self
             .backend
@@ -105,7 +104,7 @@ impl Session {
         // Whatever ended the run (an idle timeout, an engine error), a config the connector issued
         // is kept: single-use refresh tokens would be lost otherwise.
         self.keep_control_config(&end.finished.outcome)?;
-        Ran::from_end(end)
+        Report::from_end(end)
     }
 
     /// Saves the last config the connector issued, if it issued one (see [`connector_config`]).
@@ -138,7 +137,7 @@ impl Session {
                 std::io::sink(),
             )
             .await?;
-        ran.check_ended("spec")?;
+        ran.verdict("spec")?;
         let spec = ran
             .finished
             .outcome
@@ -156,7 +155,7 @@ impl Session {
     }
 
     /// Runs `check` or `discover`: the command with `--config`, its output collected, not emitted.
-    async fn config_command(&self, command: &'static str) -> Result<Ran, AppError> {
+    async fn config_command(&self, command: &'static str) -> Result<Report, AppError> {
         let ran = self
             .run_connector(
                 Invocation {
@@ -167,7 +166,7 @@ impl Session {
                 std::io::sink(),
             )
             .await?;
-        ran.check_ended(command)?;
+        ran.verdict(command)?;
         Ok(ran)
     }
 
@@ -260,7 +259,7 @@ impl Session {
                 output::singer_stream(),
             )
             .await?;
-        ran.check_ended("read")?;
+        ran.verdict("read")?;
         let o = &ran.finished.outcome;
         tracing::info!(
             records = o.records,
@@ -269,156 +268,5 @@ impl Session {
             "sync finished"
         );
         Ok(())
-    }
-}
-
-/// A finished connector run.
-struct Ran {
-    finished: Finished,
-    code: i64,
-    complete: Completeness,
-}
-
-impl Ran {
-    fn from_end(end: RunEnd) -> Result<Ran, AppError> {
-        match end.exit {
-            Ok(exit) => Ok(Ran {
-                finished: end.finished,
-                code: exit.code,
-                complete: exit.complete,
-            }),
-            // The translator stopped first (its error is reported): the run was cut short.
-            Err(RunError::ConsumerGone) => Ok(Ran {
-                finished: end.finished,
-                code: -1,
-                complete: Completeness::Missing,
-            }),
-            Err(RunError::Docker(e)) => Err(e.into()),
-            Err(e @ RunError::Process(_)) => Err(AppError::new(Kind::Connector, e)),
-            Err(e @ RunError::Idle(_)) => Err(AppError::new(Kind::Connector, e)),
-        }
-    }
-}
-
-impl Ran {
-    /// Errors for a run that did not end well: the pipeline's own error first (stdout closed, a line
-    /// too long), then TRACE errors, then a non-zero exit code.
-    fn check_ended(&self, command: &str) -> Result<(), AppError> {
-        match &self.finished.error {
-            Some(PipelineError::OutputClosed) => {
-                return Err(AppError::new(
-                    Kind::Output,
-                    anyhow!("stdout was closed by its reader; the sync did not finish"),
-                ))
-            }
-            Some(e @ PipelineError::Output(_)) => {
-                return Err(AppError::new(
-                    Kind::Output,
-                    anyhow!("{e}; the sync did not finish"),
-                ))
-            }
-            Some(e @ PipelineError::Line(_)) => return Err(self.failure(command, &e.to_string())),
-            None => {}
-        }
-        let o: &Outcome = &self.finished.outcome;
-        if let Some(first) = o.errors.first() {
-            let kind = if o
-                .errors
-                .iter()
-                .any(|e| e.failure_type.as_deref() == Some("config_error"))
-            {
-                Kind::Config
-            } else {
-                Kind::Connector
-            };
-            let mut text = format!(
-                "the connector reported {} error{} ({}): {}",
-                o.errors.len(),
-                if o.errors.len() == 1 { "" } else { "s" },
-                first
-                    .failure_type
-                    .as_deref()
-                    .unwrap_or("unknown failure type"),
-                first.message.as_deref().unwrap_or("(no message)")
-            );
-            if self.code != 0 {
-                text.push_str(&format!("; it exited with code {}", self.code));
-            }
-            return Err(AppError {
-                kind,
-                error: anyhow!(self.with_stderr(text)),
-            });
-        }
-        if let Some(first) = &o.first_damage {
-            let what = format!(
-                "the connector wrote {} line{} that looked like Airbyte messages but could not be read \
-                 (no STATE was emitted after the first; the next run resumes before it). First: {first}",
-                o.damaged_lines,
-                if o.damaged_lines == 1 { "" } else { "s" }
-            );
-            return Err(self.failure(command, &what));
-        }
-        if self.code != 0 {
-            return Err(self.failure(command, &exit_text(self.code)));
-        }
-        if self.complete == Completeness::Missing {
-            return Err(self.failure(
-                command,
-                "the connector's output ended without its end marker: the engine closed the stream \
-                 early or the container was killed, so output after what was delivered may be missing (every \
-                 STATE emitted covers only delivered records; the next run resumes from the last one)",
-            ));
-        }
-        Ok(())
-    }
-
-    fn failure(&self, command: &str, what: &str) -> AppError {
-        AppError::new(
-            Kind::Connector,
-            anyhow!(self.with_stderr(format!("`{command}` failed: {what}"))),
-        )
-    }
-
-    fn with_stderr(&self, mut text: String) -> String {
-        if !self.finished.stderr_tail.is_empty() {
-            text.push_str("\n  last lines of the connector's stderr:");
-            for line in &self.finished.stderr_tail {
-                text.push_str("\n    ");
-                text.push_str(line);
-            }
-        }
-        text
-    }
-}
-
-/// What an exit status says: a code, or the signal that killed the connector (statuses above 128
-/// are signals, as shells and engines report them).
-fn exit_text(code: i64) -> String {
-    let signal = match code - 128 {
-        6 => Some("SIGABRT"),
-        9 => Some("SIGKILL: out of memory, or killed from outside"),
-        11 => Some("SIGSEGV"),
-        15 => Some("SIGTERM"),
-        _ => None,
-    };
-    match signal {
-        Some(name) => format!(
-            "the connector was killed by signal {} ({name}; exit status {code})",
-            code - 128
-        ),
-        None => format!("the connector exited with code {code}"),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn exit_statuses_name_the_signal_that_killed_the_connector() {
-        assert_eq!(exit_text(1), "the connector exited with code 1");
-        assert!(exit_text(137).contains("killed by signal 9 (SIGKILL"));
-        assert!(exit_text(143).contains("signal 15 (SIGTERM"));
-        assert_eq!(exit_text(200), "the connector exited with code 200");
     }
 }
