@@ -19,6 +19,8 @@ const KEEP_CAPACITY: usize = 1024 * 1024;
 pub struct LineFramer {
     partial: Vec<u8>,
     max: usize,
+    /// Cut lines longer than `max` to their first `max` bytes instead of failing (for logs).
+    truncate: bool,
 }
 
 impl LineFramer {
@@ -26,7 +28,22 @@ impl LineFramer {
         LineFramer {
             partial: Vec::new(),
             max,
+            truncate: false,
         }
+    }
+
+    /// A framer that hands out only the first `max` bytes of a longer line, never an error: for
+    /// text that is logged, not parsed.
+    pub fn truncating(max: usize) -> LineFramer {
+        LineFramer {
+            truncate: true,
+            ..LineFramer::new(max)
+        }
+    }
+
+    /// Changes the longest line kept (a truncating framer's window can grow).
+    pub fn set_max(&mut self, max: usize) {
+        self.max = max;
     }
 
     /// Feeds a chunk; `on_line` gets every line it completes, without the newline.
@@ -53,9 +70,12 @@ impl LineFramer {
         }
         let mut start = 0;
         for nl in memchr::memchr_iter(b'\n', rest) {
-            let line = &rest[start..nl];
+            let mut line = &rest[start..nl];
             if line.len() > self.max {
-                return Err(LineError::TooLong { max: self.max }.into());
+                if !self.truncate {
+                    return Err(LineError::TooLong { max: self.max }.into());
+                }
+                line = &line[..self.max];
             }
             on_line(line)?;
             start = nl + 1;
@@ -64,6 +84,12 @@ impl LineFramer {
     }
 
     fn extend(&mut self, bytes: &[u8]) -> Result<(), LineError> {
+        if self.truncate {
+            let room = self.max.saturating_sub(self.partial.len());
+            self.partial
+                .extend_from_slice(&bytes[..bytes.len().min(room)]);
+            return Ok(());
+        }
         if self.partial.len() + bytes.len() > self.max {
             self.partial = Vec::new();
             return Err(LineError::TooLong { max: self.max });
@@ -115,6 +141,29 @@ mod tests {
             );
             assert_eq!(rest, None);
         }
+    }
+
+    #[test]
+    fn a_truncating_framer_cuts_long_lines_and_never_fails() {
+        let mut f = LineFramer::truncating(4);
+        let mut lines = vec![];
+        for c in [
+            &b"123456
+ab"[..],
+            b"cdefg",
+            b"h
+xy
+",
+            b"tail",
+        ] {
+            f.push::<LineError>(c, |l| {
+                lines.push(String::from_utf8(l.to_vec()).unwrap());
+                Ok(())
+            })
+            .unwrap();
+        }
+        assert_eq!(lines, ["1234", "abcd", "xy"]);
+        assert_eq!(f.finish().as_deref(), Some(&b"tail"[..]));
     }
 
     #[test]

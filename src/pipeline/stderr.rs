@@ -1,6 +1,7 @@
 //! The connector's stderr: cut into lines, masked, logged as they complete; the last lines are kept
 //! for error reports. A line longer than [`MAX_STDERR_LINE`] is cut, after masking: a secret that
 //! straddles the cut is masked whole.
+use super::lines::{LineError, LineFramer};
 use crate::translate::redact::Redactor;
 use std::collections::VecDeque;
 
@@ -9,57 +10,65 @@ const STDERR_TAIL: usize = 20;
 /// Longest stderr line logged; the rest is cut.
 const MAX_STDERR_LINE: usize = 16 * 1024;
 
-/// The connector's stderr, cut into lines and logged as they complete; the last lines are kept.
-#[derive(Default)]
+/// The connector's stderr, cut into lines (by the pipeline's one [`LineFramer`], truncating) and
+/// logged as they complete; the last lines are kept.
 pub(crate) struct StderrLines {
-    partial: Vec<u8>,
+    framer: LineFramer,
     pub(crate) tail: VecDeque<String>,
     redactor: Redactor,
+}
+
+impl Default for StderrLines {
+    fn default() -> StderrLines {
+        StderrLines::new(Redactor::default())
+    }
 }
 
 impl StderrLines {
     pub(crate) fn new(redactor: Redactor) -> StderrLines {
         StderrLines {
+            framer: LineFramer::truncating(MAX_STDERR_LINE + redactor.lookahead()),
+            tail: VecDeque::new(),
             redactor,
-            ..StderrLines::default()
         }
-    }
-    pub(crate) fn push(&mut self, chunk: &[u8]) {
-        // Kept past the cut: the most a secret that begins before the cut needs to be recognised.
-        let keep = MAX_STDERR_LINE + self.redactor.lookahead();
-        let mut rest = chunk;
-        while let Some(nl) = memchr::memchr(b'\n', rest) {
-            let room = keep.saturating_sub(self.partial.len());
-            self.partial.extend_from_slice(&rest[..nl.min(room)]);
-            self.line();
-            rest = &rest[nl + 1..];
-        }
-        let room = keep.saturating_sub(self.partial.len());
-        self.partial
-            .extend_from_slice(&rest[..rest.len().min(room)]);
     }
 
-    fn line(&mut self) {
-        let (text, _) = self
-            .redactor
-            .redact_truncated(&self.partial, MAX_STDERR_LINE);
-        self.partial.clear();
-        let text = text.trim_end();
-        if text.is_empty() {
-            return;
-        }
-        tracing::info!(target: "connector::stderr", "{text}");
-        if self.tail.len() == STDERR_TAIL {
-            self.tail.pop_front();
-        }
-        self.tail.push_back(text.to_string());
+    pub(crate) fn push(&mut self, chunk: &[u8]) {
+        // Kept past the cut: the most a secret that begins before the cut needs to be recognised
+        // (a secret the connector issues later makes it longer).
+        self.framer
+            .set_max(MAX_STDERR_LINE + self.redactor.lookahead());
+        let StderrLines {
+            framer,
+            tail,
+            redactor,
+        } = self;
+        let _ = framer.push::<LineError>(chunk, |line| {
+            log_line(redactor, tail, line);
+            Ok(())
+        });
     }
 
     pub(crate) fn finish(&mut self) {
-        if !self.partial.is_empty() {
-            self.line();
+        let framer = std::mem::replace(&mut self.framer, LineFramer::truncating(0));
+        if let Some(last) = framer.finish() {
+            log_line(&self.redactor, &mut self.tail, &last);
         }
     }
+}
+
+/// Masks, cuts and logs one stderr line, and keeps it in the tail.
+fn log_line(redactor: &Redactor, tail: &mut VecDeque<String>, line: &[u8]) {
+    let (text, _) = redactor.redact_truncated(line, MAX_STDERR_LINE);
+    let text = text.trim_end();
+    if text.is_empty() {
+        return;
+    }
+    tracing::info!(target: "connector::stderr", "{text}");
+    if tail.len() == STDERR_TAIL {
+        tail.pop_front();
+    }
+    tail.push_back(text.to_string());
 }
 
 #[cfg(test)]
