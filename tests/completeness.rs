@@ -92,7 +92,7 @@ fn slow_sync(config: &str, sip: usize, pause: Duration) -> SlowRun {
         .stderr(std::fs::File::create(&stderr_path).expect("a log file"))
         .spawn()
         .expect("the tap starts");
-    let tap_pid = wait_for_tap_pid(child.id());
+    let tap_pid = child_of_timeout(child.id());
     let mut out = child.stdout.take().expect("stdout");
     let mut stdout = Vec::new();
     let mut buf = vec![0u8; sip];
@@ -136,21 +136,6 @@ fn slow_sync(config: &str, sip: usize, pause: Duration) -> SlowRun {
 fn tap_binary() -> String {
     std::env::var("TAP_AIRBYTE_TEST_BIN")
         .unwrap_or_else(|_| env!("CARGO_BIN_EXE_tap-airbyte").to_string())
-}
-
-/// `timeout` runs the tap as its child: the pid in the containers' labels is the tap's.
-fn wait_for_tap_pid(timeout_pid: u32) -> u32 {
-    for _ in 0..1000 {
-        if let Ok(children) =
-            std::fs::read_to_string(format!("/proc/{timeout_pid}/task/{timeout_pid}/children"))
-        {
-            if let Some(pid) = children.split_whitespace().next() {
-                return pid.parse().expect("a pid");
-            }
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    panic!("timeout did not start the tap");
 }
 
 fn uuid_like() -> u128 {

@@ -158,7 +158,7 @@ fn a_signal_during_create_or_upload_leaves_no_container() {
             .stderr(Stdio::piped())
             .spawn()
             .expect("the tap starts");
-        let pid = tap_child_of(child.id());
+        let pid = child_of_timeout(child.id());
         match moment {
             None => {
                 let started = Instant::now();
@@ -185,21 +185,6 @@ fn a_signal_during_create_or_upload_leaves_no_container() {
     }
 }
 
-/// `timeout` runs the tap as its child; the tap's pid is the one the containers carry.
-fn tap_child_of(parent: u32) -> u32 {
-    for _ in 0..500 {
-        if let Ok(children) =
-            std::fs::read_to_string(format!("/proc/{parent}/task/{parent}/children"))
-        {
-            if let Some(pid) = children.split_whitespace().next() {
-                return pid.parse().expect("a pid");
-            }
-        }
-        std::thread::sleep(Duration::from_millis(1));
-    }
-    panic!("no child of {parent}");
-}
-
 /// Meltano may run the tap through another name or a wrapper script: a second tap must not take
 /// the first one's live container for a dead tap's.
 #[test]
@@ -219,7 +204,7 @@ fn a_tap_under_another_name_keeps_its_container_while_another_tap_starts() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let first_pid = tap_child_of(first.id());
+    let first_pid = child_of_timeout(first.id());
     let out = first_record(&mut first);
     let second = tap_with(
         &w,

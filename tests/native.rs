@@ -63,27 +63,6 @@ fn group_members(pgid: u32) -> Vec<u32> {
     found
 }
 
-/// The child processes of `pid` (of any of its threads), from /proc.
-fn children_of(pid: u32) -> Vec<u32> {
-    let mut found = vec![];
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(child) = entry.file_name().to_string_lossy().parse::<u32>() else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{child}/stat")) else {
-            continue;
-        };
-        let ppid = stat
-            .rsplit_once(')')
-            .and_then(|(_, r)| r.split_whitespace().nth(1))
-            .and_then(|p| p.parse::<u32>().ok());
-        if ppid == Some(pid) {
-            found.push(child);
-        }
-    }
-    found
-}
-
 #[test]
 fn a_local_executable_syncs_without_docker_like_the_image_does() {
     let w = Workdir::new();
@@ -149,7 +128,7 @@ fn the_config_reaches_a_native_connector_only_as_a_private_file() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let tap_pid = wait_child(child.id());
+    let tap_pid = child_of_timeout(child.id());
     let mut out = BufReader::new(child.stdout.take().unwrap());
     let mut line = String::new();
     while !line.contains("\"RECORD\"") {
@@ -270,17 +249,6 @@ fn signals_and_a_closed_stdout_leave_no_process_and_no_folder() {
         leftovers(&xdg).is_empty(),
         "the next run did not remove the folder"
     );
-}
-
-/// `timeout` runs the tap as its child.
-fn wait_child(parent: u32) -> u32 {
-    for _ in 0..500 {
-        if let Some(pid) = children_of(parent).first() {
-            return *pid;
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    panic!("no child of {parent}");
 }
 
 #[test]

@@ -279,3 +279,35 @@ fn proc_status_kib(pid: u32, field: &str) -> u64 {
 pub fn rss_kib(pid: u32) -> u64 {
     proc_status_kib(pid, "VmRSS:")
 }
+
+/// The child processes of `pid` (of any of its threads), from /proc.
+pub fn children_of(pid: u32) -> Vec<u32> {
+    let mut found = vec![];
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(child) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{child}/stat")) else {
+            continue;
+        };
+        let ppid = stat
+            .rsplit_once(')')
+            .and_then(|(_, r)| r.split_whitespace().nth(1))
+            .and_then(|p| p.parse::<u32>().ok());
+        if ppid == Some(pid) {
+            found.push(child);
+        }
+    }
+    found
+}
+
+/// The tap that `timeout` runs as its child (the pid the tap's containers carry).
+pub fn child_of_timeout(timeout_pid: u32) -> u32 {
+    for _ in 0..1000 {
+        if let Some(pid) = children_of(timeout_pid).first() {
+            return *pid;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    panic!("timeout (pid {timeout_pid}) did not start the tap");
+}
