@@ -554,3 +554,80 @@ fn a_declarative_manifest_syncs_incrementally_from_a_loopback_api() {
         "the second run resumed from the first one's state: {resumed:?}"
     );
 }
+
+/// An interpreter that is not there: a clear configuration error naming it, before anything runs.
+#[test]
+fn a_missing_interpreter_is_named() {
+    let w = Workdir::new();
+    let cache = w.path().join("cache").display().to_string();
+    let v1 = tiny_package(&w.path().join("v1"), "1.0.0");
+    let mut settings = tiny_settings(&v1);
+    settings["native_source_python"] = json!("/nonexistent/python3.99");
+    // Without uv on PATH the tap creates the venv with the interpreter itself.
+    let run = tap_with_env(
+        &w,
+        &settings,
+        &["--discover"],
+        &[
+            NO_ENGINE,
+            ("TAP_AIRBYTE_CACHE_DIR", &cache),
+            ("PATH", "/usr/bin:/bin"),
+        ],
+    );
+    run.assert_code(2);
+    run.assert_stderr_has(&["/nonexistent/python3.99", "native_source_python"]);
+}
+
+/// With `uv` on PATH the venv is built by uv (uv from PyPI, installed here into a venv of its own).
+#[test]
+fn uv_builds_the_venv_when_it_is_on_path() {
+    let w = Workdir::new();
+    let tools = Path::new(env!("CARGO_TARGET_TMPDIR")).join("uv-venv");
+    if !tools.join("bin/uv").exists() {
+        let ok = Command::new("timeout")
+            .args(["300", "python3", "-m", "venv"])
+            .arg(&tools)
+            .status()
+            .unwrap()
+            .success()
+            && Command::new("timeout")
+                .arg("300")
+                .arg(tools.join("bin/pip"))
+                .args(["install", "--quiet", "--disable-pip-version-check", "uv"])
+                .status()
+                .unwrap()
+                .success();
+        assert!(ok, "installing uv from PyPI failed");
+    }
+    let path = format!(
+        "{}:{}",
+        tools.join("bin").display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let cache = w.path().join("cache").display().to_string();
+    let v1 = tiny_package(&w.path().join("v1"), "1.0.0");
+    let run = tap_with_env(
+        &w,
+        &tiny_settings(&v1),
+        &[],
+        &[
+            NO_ENGINE,
+            ("TAP_AIRBYTE_CACHE_DIR", &cache),
+            ("PATH", &path),
+        ],
+    );
+    run.assert_code(0);
+    assert_eq!(run.records("t").len(), 4);
+    // uv's venvs have no pip: that is how we know uv made it.
+    let venv = std::fs::read_dir(Path::new(&cache).join("venvs"))
+        .unwrap()
+        .flatten()
+        .find(|e| e.path().is_dir())
+        .unwrap()
+        .path();
+    assert!(venv.join("bin/source-tiny").exists());
+    assert!(
+        !venv.join("bin/pip").exists(),
+        "the venv was not made by uv"
+    );
+}
