@@ -6,13 +6,16 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// The tap on this config, killed by a watchdog if it still runs after two minutes.
 fn spawn_tap(config: &str) -> std::process::Child {
-    Command::new(env!("CARGO_BIN_EXE_tap-airbyte"))
+    let child = Command::new(env!("CARGO_BIN_EXE_tap-airbyte"))
         .args(["--config", config])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("the tap starts")
+        .expect("the tap starts");
+    std::mem::forget(Watchdog::new(child.id(), 120));
+    child
 }
 
 /// A tap on a slow connector (100 records, 100 ms apart), read up to its first RECORD.

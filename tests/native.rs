@@ -176,6 +176,7 @@ fn signals_and_a_closed_stdout_leave_no_process_and_no_folder() {
             .stderr(std::fs::File::create(w.path().join("tap.log")).unwrap())
             .spawn()
             .unwrap();
+        let watchdog = Watchdog::new(child.id(), 120);
         let mut out = BufReader::new(child.stdout.take().unwrap());
         let mut line = String::new();
         while !line.contains("\"RECORD\"") {
@@ -191,7 +192,7 @@ fn signals_and_a_closed_stdout_leave_no_process_and_no_folder() {
             child.try_wait(),
             std::fs::read_to_string(w.path().join("tap.log")).unwrap()
         );
-        (child, out, connector[0])
+        (child, out, connector[0], watchdog)
     };
     let gone = |pgid: u32| {
         let t = Instant::now();
@@ -206,7 +207,7 @@ fn signals_and_a_closed_stdout_leave_no_process_and_no_folder() {
         (libc::SIGHUP, "HUP"),
         (libc::SIGQUIT, "QUIT"),
     ] {
-        let (mut child, _out, connector) = start();
+        let (mut child, _out, connector, _watchdog) = start();
         Command::new("kill")
             .args([&format!("-{name}"), &child.id().to_string()])
             .status()
@@ -225,7 +226,7 @@ fn signals_and_a_closed_stdout_leave_no_process_and_no_folder() {
         );
     }
     // The reader goes away.
-    let (mut child, out, connector) = start();
+    let (mut child, out, connector, _watchdog) = start();
     drop(out);
     assert_eq!(child.wait().unwrap().code(), Some(4));
     assert!(
@@ -235,7 +236,7 @@ fn signals_and_a_closed_stdout_leave_no_process_and_no_folder() {
     assert!(leftovers(&xdg).is_empty());
     // Killed outright: the connector goes with the tap (parent-death signal); the folder stays
     // and the next run removes it.
-    let (mut child, _out, connector) = start();
+    let (mut child, _out, connector, _watchdog) = start();
     child.kill().unwrap();
     child.wait().unwrap();
     assert!(gone(connector), "the connector outlived a killed tap");

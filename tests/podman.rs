@@ -97,6 +97,7 @@ fn a_signal_mid_sync_removes_the_podman_container() {
         .spawn()
         .unwrap();
     let pid = child.id();
+    let _watchdog = Watchdog::new(pid, 120);
     let mut out = BufReader::new(child.stdout.take().unwrap());
     let mut line = String::new();
     while !line.contains("\"RECORD\"") {

@@ -155,25 +155,9 @@ pub fn tap(args: &[&str], env: &[(&str, &str)]) -> Run {
     let child = cmd.spawn().expect("the tap starts");
     let pid = child.id();
     // No run of the tap may hang a test: killed after 10 minutes.
-    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let watchdog = {
-        let done = done.clone();
-        std::thread::spawn(move || {
-            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(600);
-            while !done.load(std::sync::atomic::Ordering::SeqCst) {
-                if std::time::Instant::now() > deadline {
-                    let _ = Command::new("kill")
-                        .args(["-KILL", &pid.to_string()])
-                        .status();
-                    return;
-                }
-                std::thread::sleep(std::time::Duration::from_millis(100));
-            }
-        })
-    };
+    let watchdog = Watchdog::new(pid, 600);
     let out: Output = child.wait_with_output().expect("the tap runs");
-    done.store(true, std::sync::atomic::Ordering::SeqCst);
-    let _ = watchdog.join();
+    drop(watchdog);
     let run = Run {
         code: out.status.code(),
         signal: std::os::unix::process::ExitStatusExt::signal(&out.status),
@@ -310,4 +294,39 @@ pub fn child_of_timeout(timeout_pid: u32) -> u32 {
         std::thread::sleep(std::time::Duration::from_millis(5));
     }
     panic!("timeout (pid {timeout_pid}) did not start the tap");
+}
+
+/// Kills a process (SIGKILL) that is still running after `seconds`, unless dropped first: for
+/// tests that spawn the tap themselves, so that none can hang the suite.
+pub struct Watchdog(std::sync::Arc<std::sync::atomic::AtomicBool>);
+
+impl Watchdog {
+    pub fn new(pid: u32, seconds: u64) -> Watchdog {
+        let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = done.clone();
+        // The process's program, to never kill another process that got the same pid later.
+        let exe = |pid: u32| std::fs::read_link(format!("/proc/{pid}/exe")).ok();
+        let program = exe(pid);
+        std::thread::spawn(move || {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(seconds);
+            while !flag.load(std::sync::atomic::Ordering::SeqCst) {
+                if std::time::Instant::now() > deadline {
+                    if program.is_some() && exe(pid) == program {
+                        let _ = Command::new("kill")
+                            .args(["-KILL", &pid.to_string()])
+                            .status();
+                    }
+                    return;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+        });
+        Watchdog(done)
+    }
+}
+
+impl Drop for Watchdog {
+    fn drop(&mut self) {
+        self.0.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
 }
