@@ -41,6 +41,7 @@ fn a_slow_reader_slows_the_connector_instead_of_filling_memory() {
         .spawn()
         .unwrap();
     let pid = child.id();
+    let _watchdog = Watchdog::new(pid, 300);
     let mut out = BufReader::new(child.stdout.take().unwrap());
     let mut line = String::new();
     while !line.contains("\"RECORD\"") {

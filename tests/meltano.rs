@@ -7,7 +7,9 @@ use std::path::Path;
 use std::process::Command;
 
 fn meltano_venv() -> String {
-    let out = Command::new(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/meltano/venv.sh"))
+    let out = Command::new("timeout")
+        .arg("900")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/meltano/venv.sh"))
         .output()
         .expect("venv.sh runs");
     assert!(
@@ -77,7 +79,9 @@ fn jsonl(path: &Path) -> Vec<Value> {
 }
 
 fn meltano(venv: &str, dir: &Path, args: &[&str]) -> std::process::Output {
-    Command::new(format!("{venv}/meltano/bin/meltano"))
+    Command::new("timeout")
+        .arg("900")
+        .arg(format!("{venv}/meltano/bin/meltano"))
         .args(args)
         .current_dir(dir)
         .env("MELTANO_SEND_ANONYMOUS_USAGE_STATS", "false")

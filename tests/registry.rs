@@ -20,8 +20,8 @@ fn registry(port: &'static str, auth: bool) {
         scripted_image();
         let script =
             std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/engines/registry.sh");
-        let mut cmd = Command::new(script);
-        cmd.args(["start", port]);
+        let mut cmd = Command::new("timeout");
+        cmd.arg("300").arg(script).args(["start", port]);
         if auth {
             cmd.args([USER, PASSWORD]);
         }

@@ -16,7 +16,9 @@ fn remote_engine() -> String {
         scripted_image();
         let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("tests/engines/remote-dockerd.sh");
-        let out = Command::new(script)
+        let out = Command::new("timeout")
+            .arg("300")
+            .arg(script)
             .args(["start", PORT])
             .output()
             .expect("remote-dockerd.sh runs");
@@ -111,7 +113,9 @@ fn tls_with_client_certificates_as_the_docker_cli_reads_them() {
     let certs = tempfile::tempdir().unwrap();
     let script =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/engines/remote-dockerd.sh");
-    let out = Command::new(script)
+    let out = Command::new("timeout")
+        .arg("300")
+        .arg(script)
         .args(["tls", PORT, TLS_PORT, &certs.path().display().to_string()])
         .output()
         .unwrap();

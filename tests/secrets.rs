@@ -102,6 +102,7 @@ fn config_never_travels_in_argv_or_env_nor_stays_on_the_host() {
         .spawn()
         .unwrap();
     let pid = child.id();
+    let _watchdog = crate::util::Watchdog::new(pid, 300);
     let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
     let mut line = String::new();
     while !line.contains("RECORD") {

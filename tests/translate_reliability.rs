@@ -22,8 +22,10 @@ fn replay_image() {
         let ctx = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("source-replay");
         std::fs::create_dir_all(&ctx).unwrap();
         let source = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/replay/connector.rs");
-        let status = Command::new("rustc")
+        let status = Command::new("timeout")
             .args([
+                "300",
+                "rustc",
                 "--edition",
                 "2021",
                 "-O",
@@ -43,8 +45,15 @@ fn replay_image() {
              ENTRYPOINT [\"/airbyte/source-replay\"]\n",
         )
         .unwrap();
-        let status = Command::new("docker")
-            .args(["build", "--quiet", "-t", &format!("{REPLAY}:dev")])
+        let status = Command::new("timeout")
+            .args([
+                "300",
+                "docker",
+                "build",
+                "--quiet",
+                "-t",
+                &format!("{REPLAY}:dev"),
+            ])
             .arg(&ctx)
             .env("DOCKER_BUILDKIT", "0")
             .stdout(std::process::Stdio::null())

@@ -15,7 +15,9 @@ fn repo() -> PathBuf {
 }
 
 fn build_image(which: &str) {
-    let status = Command::new(repo().join("docker/build-images.sh"))
+    let status = Command::new("timeout")
+        .arg("1800")
+        .arg(repo().join("docker/build-images.sh"))
         .arg(which)
         .status()
         .expect("docker/build-images.sh runs");
@@ -213,8 +215,10 @@ pub fn assert_no_containers(pid: u32) {
 
 /// A raw `docker run` of an image, the reference the tap is compared with.
 pub fn docker_run(image: &str, args: &[&str], mount_dir: &Path) -> Output {
-    Command::new("docker")
+    Command::new("timeout")
         .args([
+            "300",
+            "docker",
             "run",
             "--rm",
             "-v",
@@ -238,6 +242,7 @@ pub fn tap_peak_rss(args: &[&str]) -> (i32, u64) {
         .spawn()
         .expect("the tap starts");
     let pid = child.id();
+    let _watchdog = Watchdog::new(pid, 600);
     let mut peak = 0;
     let status = loop {
         peak = peak.max(proc_status_kib(pid, "VmHWM:"));
