@@ -7,7 +7,7 @@ use clap::{Parser, ValueEnum};
 #[command(
     name = "tap-airbyte",
     version,
-    about = "Run any Airbyte source connector as a Singer tap, through the Docker Engine API.",
+    about = "Run any Airbyte source connector as a Singer tap: through the Docker Engine API, or natively.",
     long_about = None,
     after_help = "Exit codes: 0 success; 1 connector failure; 2 configuration or usage error; \
                   3 Docker engine problem; 4 the tap's own output failed (stdout closed before or \
@@ -53,6 +53,8 @@ pub enum AboutFormat {
     Text,
     Json,
     Markdown,
+    /// A Meltano plugin definition (YAML) for `meltano.yml`.
+    Meltano,
 }
 
 impl Args {

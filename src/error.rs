@@ -42,10 +42,26 @@ impl AppError {
     }
 }
 
+/// The message and its causes, each said once: an error whose text already quotes its cause (as
+/// `thiserror`'s `{source}` does) does not have the cause appended again.
 impl fmt::Display for AppError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:#}", self.error)
+        f.write_str(&chain_text(self.error.chain().map(|c| c.to_string())))
     }
+}
+
+fn chain_text(chain: impl Iterator<Item = String>) -> String {
+    let mut text = String::new();
+    for cause in chain {
+        if cause.is_empty() || text.contains(&cause) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&cause);
+    }
+    text
 }
 
 impl From<crate::runtime::docker::DockerError> for AppError {
@@ -57,5 +73,31 @@ impl From<crate::runtime::docker::DockerError> for AppError {
 impl From<crate::settings::SettingsError> for AppError {
     fn from(e: crate::settings::SettingsError) -> Self {
         AppError::new(Kind::Config, e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_cause_is_said_once() {
+        let chain = |v: &[&str]| chain_text(v.iter().map(|s| s.to_string()));
+        assert_eq!(
+            chain(&[
+                "config file /x is not valid JSON: key must be a string at line 1",
+                "key must be a string at line 1"
+            ]),
+            "config file /x is not valid JSON: key must be a string at line 1"
+        );
+        assert_eq!(
+            chain(&[
+                "cannot reach the engine: client error (Connect)\n  hint",
+                "client error (Connect)",
+                "tcp connect error: refused"
+            ]),
+            "cannot reach the engine: client error (Connect)\n  hint: tcp connect error: refused"
+        );
+        assert_eq!(chain(&["outer", "inner"]), "outer: inner");
     }
 }

@@ -45,6 +45,68 @@ fn about_without_config_needs_no_engine() {
     );
 }
 
+/// The plugin definition in examples/ is what `--about --format meltano` prints (regenerate it with
+/// `TAP_AIRBYTE_BLESS=1`), and it names every setting `--about --format json` lists.
+#[test]
+fn the_meltano_plugin_definition_is_generated_from_about() {
+    let yml = tap(&["--about", "--format", "meltano"], &[]);
+    yml.assert_code(0);
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/meltano-plugin.yml");
+    if std::env::var_os("TAP_AIRBYTE_BLESS").is_some() {
+        std::fs::write(&path, &yml.stdout).unwrap();
+    }
+    let committed = std::fs::read_to_string(&path).unwrap();
+    assert_eq!(
+        committed, yml.stdout,
+        "examples/meltano-plugin.yml is stale: rerun with TAP_AIRBYTE_BLESS=1"
+    );
+    let about: Value =
+        serde_json::from_str(&tap(&["--about", "--format", "json"], &[]).stdout).unwrap();
+    let mut from_json = vec![];
+    for (name, s) in about["settings"]["properties"].as_object().unwrap() {
+        match s["properties"].as_object() {
+            Some(inner) if name != "airbyte_config" => {
+                from_json.extend(inner.keys().map(|k| format!("{name}.{k}")))
+            }
+            _ => from_json.push(name.clone()),
+        }
+    }
+    let from_yml: Vec<String> = committed
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("- name: "))
+        .skip(1) // the plugin's own name
+        .map(str::to_string)
+        .collect();
+    assert_eq!(from_yml, from_json);
+    assert_eq!(
+        about["capabilities"],
+        json!(["about", "catalog", "discover", "state"])
+    );
+    for secret in ["registry_auth.password", "registry_auth.identitytoken"] {
+        assert!(
+            committed.contains(&format!("- name: {secret}\n      kind: string\n")),
+            "{secret}"
+        );
+    }
+    assert_eq!(committed.matches("sensitive: true").count(), 2);
+}
+
+/// Meltano Hub's scripts run `--about --format json --config …` and parse what comes before
+/// `Setup Instructions:` as JSON; a connector whose spec says those words must not break that.
+#[test]
+fn about_json_parses_as_the_hubs_scripts_parse_it() {
+    let w = Workdir::new();
+    let run = tap_with(&w, &scripted(json!({})), &["--about", "--format", "json"]);
+    run.assert_code(0);
+    let before = run.stdout.split("Setup Instructions:").next().unwrap();
+    let about: Value = serde_json::from_str(before).expect("the Hub's split parses");
+    assert_eq!(about["name"], "tap-airbyte");
+    assert_eq!(
+        about["settings"]["properties"]["airbyte_config"]["description"],
+        "The bundled test connector. Setup Instructions: none, it needs no account."
+    );
+}
+
 #[test]
 fn about_with_config_runs_spec_and_shows_the_connector_settings() {
     let w = Workdir::new();
@@ -318,4 +380,35 @@ fn tap_with_env(w: &Workdir, settings: &Value, more: &[&str], env: &[(&str, &str
     let mut args = vec!["--config", config.as_str()];
     args.extend_from_slice(more);
     tap(&args, env)
+}
+
+/// An error says each of its causes once (errors that quote their cause are not followed by it).
+#[test]
+fn errors_say_their_cause_once() {
+    let w = Workdir::new();
+    let bad = w.path().join("bad.json");
+    std::fs::write(&bad, "{bad").unwrap();
+    let missing = w.path().join("missing.json");
+    for (file, cause) in [(&bad, "key must be a string"), (&missing, "No such file")] {
+        let run = tap(&["--config", file.to_str().unwrap(), "--discover"], &[]);
+        run.assert_code(2);
+        assert_eq!(run.stderr.matches(cause).count(), 1, "{}", run.stderr);
+    }
+    let unreachable = w.path().join("c.json");
+    std::fs::write(
+        &unreachable,
+        r#"{"airbyte_spec": {"image": "airbyte/source-scripted", "tag": "dev"}, "skip_native_check": true}"#,
+    )
+    .unwrap();
+    let run = tap(
+        &["--config", unreachable.to_str().unwrap(), "--discover"],
+        &[("DOCKER_HOST", "tcp://127.0.0.1:1")],
+    );
+    run.assert_code(3);
+    assert_eq!(
+        run.stderr.matches("client error (Connect)").count(),
+        1,
+        "{}",
+        run.stderr
+    );
 }

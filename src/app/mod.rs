@@ -39,10 +39,16 @@ pub async fn run(args: Args) -> Result<(), AppError> {
 
 async fn command(args: Args, running: Running) -> Result<(), AppError> {
     if args.about && args.config.is_empty() {
-        return about::print(args.format, None).map_err(output_error);
+        return about::print(args.format, None, None).map_err(output_error);
     }
     let env: Vec<(String, String)> = std::env::vars().collect();
     let raw = settings::load_raw(&args.config, &env)?;
+    for key in settings::schema::unknown(&raw) {
+        tracing::warn!(
+            setting = %key,
+            "unknown setting, ignored (`tap-airbyte --about` lists the settings)"
+        );
+    }
     if args.about {
         return about_with_config(&args, &raw, running).await;
     }
@@ -105,12 +111,14 @@ async fn about_with_config(
     }
     .await;
     match spec {
-        Ok(spec) => about::print(args.format, Some(&spec)).map_err(output_error),
+        Ok(spec) => {
+            about::print(args.format, Some(&spec), raw.get("airbyte_spec")).map_err(output_error)
+        }
         Err(e) => {
             tracing::warn!(
                 "cannot get the connector's spec, printing the tap's own settings only: {e}"
             );
-            about::print(args.format, None).map_err(output_error)
+            about::print(args.format, None, raw.get("airbyte_spec")).map_err(output_error)
         }
     }
 }

@@ -229,6 +229,7 @@ fn spec() -> Value {
         "connectionSpecification": {
             "$schema": "http://json-schema.org/draft-07/schema#",
             "title": "Scripted Source Spec",
+            "description": "The bundled test connector. Setup Instructions: none, it needs no account.",
             "type": "object",
             "required": [],
             "properties": {

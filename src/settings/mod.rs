@@ -5,14 +5,17 @@
 //! `airbyte_spec.image` (required), `airbyte_spec.tag` (default `latest`, a `sha256:` digest works),
 //! `airbyte_config` (the connector's config), `docker_mounts` (`[{source, target, type}]`, type
 //! `bind` | `volume` | `tmpfs`). The tap's own: `max_line_bytes`, `connector_config_path`, `idle_timeout_seconds`,
-//! `registry_auth`. Unknown keys are tolerated (the wrapper's `skip_native_check`, `force_native`
-//! … are accepted and ignored), but stream maps and flattening, which would change the records, are
-//! refused when they ask for anything: they are not implemented, and ignoring them would load the
-//! records untransformed.
+//! `registry_auth`; where the connector runs: `force_native`, `skip_native_check`,
+//! `native_source_python`, `airbyte_spec.pip_url` / `executable` / `manifest`. [`schema`] lists
+//! them all (unknown keys are warned about). Stream maps and flattening, which would change the
+//! records, are refused when they ask for anything: they are not implemented, and ignoring them
+//! would load the records untransformed.
 //!
 //! Checked here, before any container exists: the image reference against Docker's grammar, mount
 //! targets against the paths the tap keeps for itself ([`RESERVED_TARGETS`]), the idle timeout's
 //! range.
+pub mod schema;
+
 use crate::runtime::docker::FILES_DIR;
 use serde_json::{Map, Value};
 use std::path::Path;
@@ -218,78 +221,82 @@ fn merge(into: &mut Map<String, Value>, from: Map<String, Value>) {
     }
 }
 
-/// Settings from `TAP_AIRBYTE_*` variables: `TAP_AIRBYTE_AIRBYTE_SPEC` (JSON object) or
-/// `TAP_AIRBYTE_AIRBYTE_SPEC_IMAGE` / `_TAG`; `TAP_AIRBYTE_AIRBYTE_CONFIG` and
-/// `TAP_AIRBYTE_DOCKER_MOUNTS` (JSON); `TAP_AIRBYTE_MAX_LINE_BYTES`.
+/// Settings from `TAP_AIRBYTE_*` variables, one per setting of [`schema::schema`]:
+/// `TAP_AIRBYTE_<SETTING>` (JSON for objects and lists, else the text of the value), and for the
+/// keys inside `airbyte_spec` and `registry_auth` also `TAP_AIRBYTE_AIRBYTE_SPEC_IMAGE` and so on,
+/// which win over the JSON object's fields.
 fn from_env(env: &[(String, String)]) -> Result<Map<String, Value>, SettingsError> {
-    let get = |k: &str| {
+    let get = |name: &str| {
         env.iter()
             .rev()
-            .find(|(n, _)| n == &format!("{ENV_PREFIX}{k}"))
+            .find(|(n, _)| n == name)
             .map(|(_, v)| v.as_str())
     };
-    let json = |k: &str, what: &'static str| -> Result<Option<Value>, SettingsError> {
-        get(k)
-            .map(|v| {
-                serde_json::from_str(v).map_err(|e| SettingsError::EnvNotJson {
-                    name: format!("{ENV_PREFIX}{k}"),
-                    what,
-                    source: e,
-                })
-            })
-            .transpose()
-    };
     let mut out = Map::new();
-    let mut spec = match json("AIRBYTE_SPEC", "an object")? {
-        Some(Value::Object(o)) => o,
-        Some(_) => {
-            return Err(SettingsError::WrongType {
-                key: format!("{ENV_PREFIX}AIRBYTE_SPEC"),
-                expected: "an object",
-                found: "another JSON value",
-            })
+    for (name, s) in schema::properties(&schema::schema(None)) {
+        let var = schema::env_name(&name);
+        let mut value = get(&var).map(|v| env_value(&var, &s, v)).transpose()?;
+        let nested = schema::properties(&s);
+        if name != "airbyte_config" && !nested.is_empty() {
+            let mut obj = match value {
+                Some(Value::Object(o)) => o,
+                Some(_) => {
+                    return Err(SettingsError::WrongType {
+                        key: var,
+                        expected: "an object",
+                        found: "another JSON value",
+                    })
+                }
+                None => Map::new(),
+            };
+            for (inner, is) in nested {
+                let var = schema::env_name(&format!("{name}.{inner}"));
+                if let Some(v) = get(&var) {
+                    obj.insert(inner, env_value(&var, &is, v)?);
+                }
+            }
+            value = (!obj.is_empty()).then_some(Value::Object(obj));
         }
-        None => Map::new(),
-    };
-    if let Some(image) = get("AIRBYTE_SPEC_IMAGE") {
-        spec.insert("image".into(), Value::String(image.into()));
-    }
-    if let Some(tag) = get("AIRBYTE_SPEC_TAG") {
-        spec.insert("tag".into(), Value::String(tag.into()));
-    }
-    if !spec.is_empty() {
-        out.insert("airbyte_spec".into(), Value::Object(spec));
-    }
-    if let Some(v) = json("AIRBYTE_CONFIG", "an object")? {
-        out.insert("airbyte_config".into(), v);
-    }
-    if let Some(v) = json("DOCKER_MOUNTS", "a list")? {
-        out.insert("docker_mounts".into(), v);
-    }
-    if let Some(v) = get("CONNECTOR_CONFIG_PATH") {
-        out.insert("connector_config_path".into(), Value::String(v.into()));
-    }
-    if let Some(v) = get("IDLE_TIMEOUT_SECONDS") {
-        // `NaN` and `inf` parse, and would become JSON null (no timeout at all).
-        let n: f64 = v
-            .trim()
-            .parse()
-            .ok()
-            .filter(|n: &f64| n.is_finite())
-            .ok_or_else(|| SettingsError::Invalid {
-                key: format!("{ENV_PREFIX}IDLE_TIMEOUT_SECONDS"),
-                message: format!("{v:?} is not a finite number"),
-            })?;
-        out.insert("idle_timeout_seconds".into(), serde_json::json!(n));
-    }
-    if let Some(v) = get("MAX_LINE_BYTES") {
-        let n: u64 = v.parse().map_err(|_| SettingsError::Invalid {
-            key: format!("{ENV_PREFIX}MAX_LINE_BYTES"),
-            message: format!("{v:?} is not a number"),
-        })?;
-        out.insert("max_line_bytes".into(), Value::from(n));
+        if let Some(v) = value {
+            out.insert(name, v);
+        }
     }
     Ok(out)
+}
+
+/// A variable's text as the setting's type: JSON for objects and lists, numbers checked.
+fn env_value(var: &str, schema: &Value, text: &str) -> Result<Value, SettingsError> {
+    let invalid = |message: String| SettingsError::Invalid {
+        key: var.to_string(),
+        message,
+    };
+    Ok(match schema.get("type").and_then(Value::as_str) {
+        Some(ty @ ("object" | "array")) => {
+            serde_json::from_str(text).map_err(|e| SettingsError::EnvNotJson {
+                name: var.to_string(),
+                what: if ty == "object" {
+                    "an object"
+                } else {
+                    "a list"
+                },
+                source: e,
+            })?
+        }
+        // `NaN` and `inf` parse, and would become JSON null (no timeout at all).
+        Some("number") => text
+            .trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|n| n.is_finite())
+            .map(|n| serde_json::json!(n))
+            .ok_or_else(|| invalid(format!("{text:?} is not a finite number")))?,
+        Some("integer") => text
+            .trim()
+            .parse::<u64>()
+            .map(Value::from)
+            .map_err(|_| invalid(format!("{text:?} is not a number")))?,
+        _ => Value::String(text.to_string()),
+    })
 }
 
 fn type_name(v: &Value) -> &'static str {
@@ -408,6 +415,10 @@ pub fn check(raw: &Map<String, Value>) -> Result<Settings, SettingsError> {
     let idle_timeout = match raw.get("idle_timeout_seconds") {
         None | Some(Value::Null) => None,
         Some(Value::Number(n)) => Some(idle_timeout(n.as_f64())?),
+        // Meltano passes settings of kind `string` as text.
+        Some(Value::String(s)) if s.trim().parse::<f64>().is_ok() => {
+            Some(idle_timeout(s.trim().parse::<f64>().ok())?)
+        }
         Some(v) => return Err(wrong("idle_timeout_seconds", "a number", v)),
     };
     let max_line_bytes = match raw.get("max_line_bytes") {
@@ -1150,6 +1161,39 @@ mod tests {
         let mut raw = load_raw(&["ENV".into()], &env).unwrap();
         raw.insert("airbyte_spec".into(), json!({"image": "a"}));
         assert!(check(&raw).is_err());
+    }
+
+    #[test]
+    fn every_setting_has_its_variable() {
+        let env: Vec<(String, String)> = [
+            ("AIRBYTE_SPEC_IMAGE", "airbyte/source-x"),
+            ("AIRBYTE_SPEC_PIP_URL", "airbyte-source-x==1"),
+            ("REGISTRY_AUTH", r#"{"username": "u"}"#),
+            ("REGISTRY_AUTH_PASSWORD", "p4ss"),
+            ("FORCE_NATIVE", "true"),
+            ("NATIVE_SOURCE_PYTHON", "python3.12"),
+            ("IDLE_TIMEOUT_SECONDS", "2.5"),
+            ("MAX_LINE_BYTES", "4096"),
+            ("STREAM_MAPS", "{}"),
+        ]
+        .iter()
+        .map(|(k, v)| (format!("TAP_AIRBYTE_{k}"), v.to_string()))
+        .collect();
+        let raw = load_raw(&["ENV".into()], &env).unwrap();
+        assert_eq!(
+            Value::Object(raw.clone()),
+            json!({"airbyte_spec": {"image": "airbyte/source-x", "pip_url": "airbyte-source-x==1"},
+                   "registry_auth": {"username": "u", "password": "p4ss"},
+                   "force_native": "true", "native_source_python": "python3.12",
+                   "idle_timeout_seconds": 2.5, "max_line_bytes": 4096, "stream_maps": {}})
+        );
+        assert!(schema::unknown(&raw).is_empty());
+        let s = check(&raw).unwrap();
+        assert_eq!(s.idle_timeout, Some(Duration::from_millis(2500)));
+        // Meltano passes a setting of kind `string` as text.
+        let s = settings(json!({"airbyte_spec": {"image": "a"}, "idle_timeout_seconds": "30"}))
+            .unwrap();
+        assert_eq!(s.idle_timeout, Some(Duration::from_secs(30)));
     }
 
     #[test]
