@@ -1,10 +1,16 @@
-//! Meltano, for real: Meltano and target-jsonl from PyPI (tests/meltano/venv.sh), a project whose
-//! extractor is the built binary (`executable:`, no `pip_url`) with `select:` rules, and two
-//! `meltano run`s: the second resumes from the state Meltano stored after the first.
+//! Meltano, for real: Meltano and target-jsonl from PyPI (tests/meltano/venv.sh), and the tap
+//! installed the Meltano way, from its binary wheel (`docker/build-wheel.sh`) as `pip_url`:
+//! - a project built from the plugin definition `--about --format meltano` prints
+//!   (examples/meltano-plugin.yml): `meltano install`, `config test`, `select --list --all`,
+//!   `invoke --discover`, and two `meltano run`s, the second resuming from the stored state;
+//! - a project set up for tap-airbyte-wrapper as Meltano Hub defines it, with a state the wrapper
+//!   left, that switches by changing only `pip_url`;
+//! - a project whose extractor runs a connector natively, from PyPI, with no engine.
 use crate::util::*;
 use serde_json::Value;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::OnceLock;
 
 fn meltano_venv() -> String {
     let out = Command::new("timeout")
@@ -20,41 +26,29 @@ fn meltano_venv() -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
-/// A project shaped like examples/meltano.yml, on the bundled connector.
-fn project(tap: &str, venv: &str, out_dir: &Path, users: u64) -> String {
+/// The tap's wheel, built once per test run by docker/build-wheel.sh (which prints its path).
+fn wheel() -> PathBuf {
+    static WHEEL: OnceLock<PathBuf> = OnceLock::new();
+    WHEEL
+        .get_or_init(|| {
+            let out = Command::new("timeout")
+                .arg("1800")
+                .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("docker/build-wheel.sh"))
+                .output()
+                .expect("docker/build-wheel.sh runs");
+            assert!(
+                out.status.success(),
+                "building the wheel failed:\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
+        })
+        .clone()
+}
+
+fn target_jsonl(venv: &str, out: &Path) -> String {
     format!(
-        r#"version: 1
-default_environment: dev
-project_id: tap-airbyte-e2e
-send_anonymous_usage_stats: false
-environments:
-  - name: dev
-plugins:
-  extractors:
-    - name: tap-airbyte
-      namespace: tap_airbyte
-      executable: {tap}
-      capabilities: [catalog, discover, state, about]
-      settings:
-        - name: airbyte_spec.image
-        - name: airbyte_spec.tag
-        - name: airbyte_config
-          kind: object
-      config:
-        airbyte_spec:
-          image: {SCRIPTED}
-          tag: dev
-        airbyte_config:
-          state_every: 2
-          streams:
-            - {{name: users, records: {users}}}
-            - {{name: orders, records: 3, incremental: false}}
-            - {{name: ignored, records: 3}}
-      select:
-        - users.*
-        - orders.id
-        - orders.updated_at
-  loaders:
+        r#"  loaders:
     - name: target-jsonl
       namespace: target_jsonl
       executable: {venv}/target-jsonl/bin/target-jsonl
@@ -66,7 +60,48 @@ plugins:
         destination_path: {out}
         do_timestamp_file: false
 "#,
-        out = out_dir.display()
+        out = out.display()
+    )
+}
+
+const HEADER: &str = "version: 1
+default_environment: dev
+project_id: tap-airbyte-e2e
+send_anonymous_usage_stats: false
+environments:
+  - name: dev
+";
+
+/// The plugin definition as `--about --format meltano` prints it, installed from the wheel, with
+/// a config on the bundled connector and `select:` rules.
+fn project(venv: &str, out_dir: &Path, users: u64) -> String {
+    let definition = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/meltano-plugin.yml"),
+    )
+    .unwrap();
+    let pip_url = definition
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("pip_url: "))
+        .expect("the definition has a pip_url")
+        .to_string();
+    let definition = definition.replace(&pip_url, &wheel().display().to_string());
+    format!(
+        r#"{HEADER}{definition}    config:
+      airbyte_spec:
+        image: {SCRIPTED}
+        tag: dev
+      airbyte_config:
+        state_every: 2
+        streams:
+          - {{name: users, records: {users}}}
+          - {{name: orders, records: 3, incremental: false}}
+          - {{name: ignored, records: 3}}
+    select:
+      - users.*
+      - orders.id
+      - orders.updated_at
+{loaders}"#,
+        loaders = target_jsonl(venv, out_dir)
     )
 }
 
@@ -90,24 +125,74 @@ fn meltano(venv: &str, dir: &Path, args: &[&str]) -> std::process::Output {
         .expect("meltano runs")
 }
 
+/// Runs a Meltano command that must succeed; returns its stdout and stderr, and prints them
+/// (`--nocapture` shows what Meltano said).
+fn meltano_ok(venv: &str, dir: &Path, args: &[&str]) -> (String, String) {
+    let out = meltano(venv, dir, args);
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout).to_string(),
+        String::from_utf8_lossy(&out.stderr).to_string(),
+    );
+    eprintln!("$ meltano {}\n{stdout}{stderr}", args.join(" "));
+    assert!(
+        out.status.success(),
+        "meltano {args:?} failed:\n{stdout}\n{stderr}"
+    );
+    (stdout, stderr)
+}
+
 #[test]
-fn meltano_runs_twice_and_resumes_from_its_stored_state() {
+fn meltano_installs_the_wheel_and_runs_twice_resuming_from_its_stored_state() {
     scripted_image();
     let venv = meltano_venv();
     let w = Workdir::new();
-    let tap = env!("CARGO_BIN_EXE_tap-airbyte");
     let (out1, out2) = (w.path().join("out1"), w.path().join("out2"));
     std::fs::create_dir_all(&out1).unwrap();
     std::fs::create_dir_all(&out2).unwrap();
+    std::fs::write(w.path().join("meltano.yml"), project(&venv, &out1, 5)).unwrap();
 
-    std::fs::write(w.path().join("meltano.yml"), project(tap, &venv, &out1, 5)).unwrap();
-    let first = meltano(&venv, w.path(), &["run", "tap-airbyte", "target-jsonl"]);
+    let (_, log) = meltano_ok(&venv, w.path(), &["install"]);
+    assert!(log.contains("tap-airbyte"), "{log}");
+    let installed = w
+        .path()
+        .join(".meltano/extractors/tap-airbyte/venv/bin/tap-airbyte");
     assert!(
-        first.status.success(),
-        "first meltano run:\n{}",
-        String::from_utf8_lossy(&first.stderr)
+        installed.exists(),
+        "the wheel put tap-airbyte on the venv's PATH"
     );
-    let log = String::from_utf8_lossy(&first.stderr);
+
+    let (stdout, stderr) = meltano_ok(&venv, w.path(), &["config", "tap-airbyte", "test"]);
+    assert!(
+        format!("{stdout}{stderr}").contains("Plugin configuration is valid"),
+        "{stdout}{stderr}"
+    );
+    let (list, _) = meltano_ok(
+        &venv,
+        w.path(),
+        &["select", "tap-airbyte", "--list", "--all"],
+    );
+    for line in [
+        "[selected ] users.id",
+        "[selected ] orders.id",
+        "[excluded ] orders.name",
+        "[excluded ] ignored.id",
+    ] {
+        assert!(
+            list.contains(line),
+            "select --list --all lacks {line:?}:\n{list}"
+        );
+    }
+    let (catalog, _) = meltano_ok(&venv, w.path(), &["invoke", "tap-airbyte", "--discover"]);
+    let catalog: Value = serde_json::from_str(&catalog).expect("--discover prints the catalog");
+    let streams: Vec<&str> = catalog["streams"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["tap_stream_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(streams, ["users", "orders", "ignored"]);
+
+    let (_, log) = meltano_ok(&venv, w.path(), &["run", "tap-airbyte", "target-jsonl"]);
     assert!(
         log.contains("command=\"read\""),
         "Meltano shows the tap's logs:\n{log}"
@@ -134,17 +219,12 @@ fn meltano_runs_twice_and_resumes_from_its_stored_state() {
         "an unselected stream is not synced"
     );
 
-    let state = meltano(
+    let (state, _) = meltano_ok(
         &venv,
         w.path(),
         &["state", "get", "dev:tap-airbyte-to-target-jsonl"],
     );
-    assert!(
-        state.status.success(),
-        "{}",
-        String::from_utf8_lossy(&state.stderr)
-    );
-    let stored: Value = serde_json::from_slice(&state.stdout).expect("the stored state is JSON");
+    let stored: Value = serde_json::from_str(&state).expect("the stored state is JSON");
     let airbyte_state = stored["singer_state"]["airbyte_state"]
         .as_array()
         .expect("Meltano stored the tap's state");
@@ -156,13 +236,8 @@ fn meltano_runs_twice_and_resumes_from_its_stored_state() {
     );
 
     // More users at the source; the second run must read only the new ones.
-    std::fs::write(w.path().join("meltano.yml"), project(tap, &venv, &out2, 8)).unwrap();
-    let second = meltano(&venv, w.path(), &["run", "tap-airbyte", "target-jsonl"]);
-    assert!(
-        second.status.success(),
-        "second meltano run:\n{}",
-        String::from_utf8_lossy(&second.stderr)
-    );
+    std::fs::write(w.path().join("meltano.yml"), project(&venv, &out2, 8)).unwrap();
+    meltano_ok(&venv, w.path(), &["run", "tap-airbyte", "target-jsonl"]);
     let ids: Vec<i64> = jsonl(&out2.join("users.jsonl"))
         .iter()
         .map(|r| r["id"].as_i64().unwrap())
@@ -176,6 +251,123 @@ fn meltano_runs_twice_and_resumes_from_its_stored_state() {
         jsonl(&out2.join("orders.jsonl")).len(),
         3,
         "a full-refresh stream is read whole again"
+    );
+}
+
+/// A project set up for tap-airbyte-wrapper the way Meltano Hub defines its Airbyte extractors
+/// (namespace, executable, capabilities, settings with their kinds, image as the setting's value),
+/// holding a state the wrapper left (its shape: the last Airbyte state unpacked at top level, and
+/// `airbyte_state`), switches to this tap by changing `pip_url` alone; the next run resumes.
+#[test]
+fn a_wrapper_project_switches_by_changing_only_pip_url() {
+    scripted_image();
+    let venv = meltano_venv();
+    let w = Workdir::new();
+    let out = w.path().join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    let hub = |pip_url: &str| {
+        format!(
+            r#"{HEADER}plugins:
+  extractors:
+    - name: tap-scripted
+      variant: airbyte
+      label: Scripted
+      namespace: tap_airbyte
+      pip_url: {pip_url}
+      executable: tap-airbyte
+      capabilities:
+        - about
+        - catalog
+        - discover
+        - schema-flattening
+        - state
+        - stream-maps
+      settings:
+        - name: airbyte_config.api_key
+          kind: password
+          sensitive: true
+        - name: airbyte_config.state_every
+          kind: integer
+        - name: airbyte_config.streams
+          kind: array
+        - name: airbyte_spec.image
+          kind: string
+          value: {SCRIPTED}
+        - name: airbyte_spec.tag
+          kind: string
+          value: latest
+        - name: docker_mounts
+          kind: array
+        - name: stream_map_config
+          kind: object
+        - name: stream_maps
+          kind: object
+        - name: flattening_enabled
+          kind: boolean
+        - name: flattening_max_depth
+          kind: integer
+      settings_group_validation:
+        - - airbyte_spec.image
+      config:
+        airbyte_spec:
+          tag: dev
+        airbyte_config:
+          api_key: hub-s3cr3t-key
+          state_every: 2
+          streams:
+            - {{name: users, records: 8}}
+      select:
+        - users.*
+{loaders}"#,
+            loaders = target_jsonl(&venv, &out)
+        )
+    };
+    // The state the wrapper left after reading users 1..5.
+    let users5 = serde_json::json!({"type": "STREAM", "stream": {"stream_descriptor": {"name": "users"}, "stream_state": {"cursor": 5}}});
+    let wrapper_state = serde_json::json!({"singer_state": {
+        "stream_descriptor": {"name": "users"}, "stream_state": {"cursor": 5},
+        "airbyte_state": [users5]
+    }});
+    std::fs::write(
+        w.path().join("meltano.yml"),
+        hub("git+https://github.com/MeltanoLabs/tap-airbyte-wrapper.git"),
+    )
+    .unwrap();
+    meltano_ok(
+        &venv,
+        w.path(),
+        &[
+            "state",
+            "set",
+            "--force",
+            "dev:tap-scripted-to-target-jsonl",
+            &wrapper_state.to_string(),
+        ],
+    );
+
+    // The switch: pip_url only.
+    std::fs::write(
+        w.path().join("meltano.yml"),
+        hub(&wheel().display().to_string()),
+    )
+    .unwrap();
+    meltano_ok(&venv, w.path(), &["install", "extractor", "tap-scripted"]);
+    let (_, log) = meltano_ok(&venv, w.path(), &["run", "tap-scripted", "target-jsonl"]);
+    assert!(!log.contains("hub-s3cr3t-key"), "{log}");
+    let ids: Vec<i64> = jsonl(&out.join("users.jsonl"))
+        .iter()
+        .map(|r| r["id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(ids, [6, 7, 8], "the run resumed from the wrapper's state");
+    let (state, _) = meltano_ok(
+        &venv,
+        w.path(),
+        &["state", "get", "dev:tap-scripted-to-target-jsonl"],
+    );
+    let stored: Value = serde_json::from_str(&state).unwrap();
+    assert_eq!(
+        stored["singer_state"]["airbyte_state"][0]["stream"]["stream_state"]["cursor"], 8,
+        "{stored}"
     );
 }
 
