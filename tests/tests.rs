@@ -18,3 +18,4 @@ mod remote;
 mod secrets;
 mod sync;
 mod translate_reliability;
+mod wheel;
