@@ -13,6 +13,7 @@ mod lifecycle;
 mod meltano;
 mod native;
 mod podman;
+mod readme;
 mod registry;
 mod remote;
 mod secrets;
