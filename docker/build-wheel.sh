@@ -86,7 +86,8 @@ if ldd "$bin" 2>&1 | grep -q '=>'; then
 fi
 name=$(basename "${built[0]}")
 case "$name" in
-  *-py3-none-manylinux_2_17_x86_64.manylinux2014_x86_64.whl) ;;
+  # maturin writes the two names of the tag in either order.
+  *-py3-none-manylinux_2_17_x86_64.manylinux2014_x86_64.whl | *-py3-none-manylinux2014_x86_64.manylinux_2_17_x86_64.whl) ;;
   *) log "unexpected wheel tag: $name"; exit 1 ;;
 esac
 rm -f "$out/$name"
