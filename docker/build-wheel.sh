@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the tap's pip-installable wheel (distribution `tap-airbyte-rs`, the binary `tap-airbyte`):
 # one static-pie binary (glibc linked in, no shared libraries) packed by maturin (pyproject.toml) into
-# target/wheels/tap_airbyte_rs-<version>-py3-none-manylinux_2_17_x86_64.manylinux2014_x86_64.whl.
+# target/wheels/tap_airbyte_rs-<version>-py3-none-manylinux2014_x86_64.manylinux_2_17_x86_64.whl.
 #
 #   docker/build-wheel.sh        progress on stderr; the wheel's absolute path is the only stdout line
 #
@@ -58,7 +58,7 @@ hash=$(printf '%s' "$hash" | sha256sum | cut -c1-16)
 if [ "${FORCE:-0}" != 1 ] && [ -f "$stamp" ]; then
   read -r old_hash old_wheel <"$stamp" || true
   if [ "${old_hash:-}" = "$hash" ] && [ -f "${old_wheel:-}" ]; then
-    log "4/4 up to date ($hash)"
+    log "3/4 up to date ($hash): nothing to build"
     echo "$old_wheel"
     exit 0
   fi
@@ -86,7 +86,7 @@ if ldd "$bin" 2>&1 | grep -q '=>'; then
 fi
 name=$(basename "${built[0]}")
 case "$name" in
-  *-py3-none-manylinux_2_17_x86_64.manylinux2014_x86_64.whl) ;;
+  *-py3-none-manylinux2014_x86_64.manylinux_2_17_x86_64.whl) ;;
   *) log "unexpected wheel tag: $name"; exit 1 ;;
 esac
 rm -f "$out/$name"

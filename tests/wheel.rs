@@ -10,7 +10,7 @@ use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
-const TAG: &str = "py3-none-manylinux_2_17_x86_64.manylinux2014_x86_64";
+const TAG: &str = "py3-none-manylinux2014_x86_64.manylinux_2_17_x86_64";
 
 fn repo() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
