@@ -17,9 +17,9 @@ repo=$(cd "$here/.." && pwd)
 MATURIN_VERSION=${MATURIN_VERSION:-1.16.0}
 PYTHON=${PYTHON:-python3}
 TARGET=x86_64-unknown-linux-gnu
-# manylinux2014 = glibc 2.17 and Linux 3.10 (CentOS 7): the binary needs no glibc from the system,
-# but a statically linked glibc still refuses kernels older than it supports, so no lower tag is
-# claimed (maturin alone would pick the lowest, manylinux1).
+# manylinux2014 = glibc 2.17 and Linux 3.10 (CentOS 7). The binary needs no glibc from the system,
+# so maturin's auditwheel alone would pick the lowest tag, manylinux1 (CentOS 5); but the glibc linked
+# in refuses kernels older than 3.2 (its ELF ABI note), and manylinux2010 (CentOS 6) has 2.6.32.
 COMPATIBILITY=manylinux2014
 venv=$repo/target/maturin-venv
 out=$repo/target/wheels

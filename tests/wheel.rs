@@ -29,7 +29,11 @@ fn wheel() -> &'static Path {
         assert!(out.status.success(), "building the wheel failed");
         let stdout = String::from_utf8(out.stdout).expect("UTF-8 stdout");
         let lines: Vec<&str> = stdout.lines().collect();
-        assert_eq!(lines.len(), 1, "one stdout line, the wheel's path: {stdout:?}");
+        assert_eq!(
+            lines.len(),
+            1,
+            "one stdout line, the wheel's path: {stdout:?}"
+        );
         let path = PathBuf::from(lines[0]);
         assert!(path.is_absolute() && path.is_file(), "{}", path.display());
         path
@@ -115,7 +119,11 @@ fn installed_tap(venv: &Path, args: &[&str]) -> Run {
 /// version, and `--about` as JSON (no engine asked).
 fn assert_the_installed_tap_works(venv: &Path) {
     let bin = venv.join("bin/tap-airbyte");
-    assert!(bin.is_file(), "pip put no tap-airbyte in {}", venv.display());
+    assert!(
+        bin.is_file(),
+        "pip put no tap-airbyte in {}",
+        venv.display()
+    );
     assert_static(&bin);
     let version = installed_tap(venv, &["--version"]);
     version.assert_code(0);
@@ -141,6 +149,34 @@ fn assert_static(bin: &Path) {
         u32::from_le_bytes(elf[at..at + 4].try_into().unwrap()) == 3
     });
     assert!(!interp, "{} has a program interpreter", bin.display());
+    // The oldest kernel the linked-in glibc runs on (its ELF ABI note) must be no newer than
+    // manylinux2014's (CentOS 7, Linux 3.10): the tag promises those systems.
+    let kernel = (0..phnum)
+        .map(|i| phoff + i * phentsize)
+        .filter(|at| u32::from_le_bytes(elf[*at..at + 4].try_into().unwrap()) == 4)
+        .find_map(|at| {
+            let u64_at = |o: usize| u64::from_le_bytes(elf[o..o + 8].try_into().unwrap()) as usize;
+            let (mut note, end) = (u64_at(at + 8), u64_at(at + 8) + u64_at(at + 32));
+            while note + 12 <= end {
+                let u32_at = |o: usize| u32::from_le_bytes(elf[o..o + 4].try_into().unwrap());
+                let (namesz, descsz, kind) = (u32_at(note), u32_at(note + 4), u32_at(note + 8));
+                let name = note + 12;
+                let desc = name + (namesz as usize).next_multiple_of(4);
+                if kind == 1 && &elf[name..name + namesz as usize] == b"GNU\0" && u32_at(desc) == 0
+                {
+                    return Some((u32_at(desc + 4), u32_at(desc + 8), u32_at(desc + 12)));
+                }
+                note = desc + (descsz as usize).next_multiple_of(4);
+            }
+            None
+        })
+        .expect("a GNU ABI note: the oldest Linux the binary runs on");
+    assert!(
+        kernel <= (3, 10, 0),
+        "{} needs Linux {kernel:?}, newer than manylinux2014's 3.10",
+        bin.display()
+    );
+    eprintln!("{}: static, runs on Linux >= {kernel:?}", bin.display());
     let ldd = Command::new("timeout")
         .args(["60", "ldd"])
         .arg(bin)
@@ -148,7 +184,8 @@ fn assert_static(bin: &Path) {
         .expect("ldd runs");
     let said = String::from_utf8_lossy(&ldd.stdout) + String::from_utf8_lossy(&ldd.stderr);
     assert!(
-        !said.contains("=>") && (said.contains("statically linked") || said.contains("not a dynamic")),
+        !said.contains("=>")
+            && (said.contains("statically linked") || said.contains("not a dynamic")),
         "ldd {}: {said}",
         bin.display()
     );
@@ -182,7 +219,11 @@ fn the_wheel_is_tagged_manylinux2014_and_holds_only_the_tap() {
     let names = wheel_names();
     // One program (the test connector of the workspace is not in it), no Python code.
     let scripts: Vec<&String> = names.iter().filter(|n| n.starts_with(&data)).collect();
-    assert_eq!(scripts, [&format!("{data}/scripts/tap-airbyte")], "{names:?}");
+    assert_eq!(
+        scripts,
+        [&format!("{data}/scripts/tap-airbyte")],
+        "{names:?}"
+    );
     assert!(
         names
             .iter()
@@ -215,7 +256,10 @@ fn the_wheel_is_tagged_manylinux2014_and_holds_only_the_tap() {
         );
     }
     assert!(metadata.contains("Keywords: airbyte,singer,meltano"));
-    assert!(metadata.contains("# tap-airbyte"), "the README is the description");
+    assert!(
+        metadata.contains("# tap-airbyte"),
+        "the README is the description"
+    );
 }
 
 /// Debian's own python3 and pip (the stock pip of the distribution) install the wheel, and the
@@ -241,7 +285,10 @@ fn debian_pip_installs_the_wheel_and_the_installed_tap_syncs() {
         "STATE",
         "the last message is the final STATE"
     );
-    assert_eq!(run.last_state()["airbyte_state"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        run.last_state()["airbyte_state"].as_array().unwrap().len(),
+        2
+    );
     assert!(run.stderr.contains("sync finished"), "{}", run.stderr);
     let reference = tap_with(&w, &settings, &[]);
     reference.assert_code(0);
