@@ -67,9 +67,20 @@ fi
 log "3/4 maturin build --release, static ($TARGET, +crt-static, target/static)"
 fresh=$(mktemp -d "$out/.build.XXXXXX")
 trap 'rm -rf "$fresh"' EXIT
+# The variables cargo sets for the programs it runs reach this script when a test calls it, and
+# build scripts watch some of them (ring: CARGO_MANIFEST_DIR, CARGO_PKG_*): left in, they would make
+# every switch between a test's build and .ci/run's (same target/static) rebuild half the tree.
+unset_cargo_env=()
+while IFS= read -r -d '' entry; do
+  case ${entry%%=*} in
+    CARGO | CARGO_MANIFEST_* | CARGO_PKG_* | CARGO_CRATE_NAME | CARGO_BIN_NAME | CARGO_BIN_EXE_* | \
+      CARGO_PRIMARY_PACKAGE | CARGO_TARGET_TMPDIR | CARGO_RUSTC_CURRENT_DIR | CARGO_CFG_* | \
+      CARGO_FEATURE_* | OUT_DIR) unset_cargo_env+=(-u "${entry%%=*}") ;;
+  esac
+done < <(env -0)
 (
   cd "$repo"
-  RUSTFLAGS='-C target-feature=+crt-static' "$venv/bin/maturin" build --release \
+  env "${unset_cargo_env[@]}" RUSTFLAGS='-C target-feature=+crt-static' "$venv/bin/maturin" build --release \
     --target "$TARGET" --target-dir "$repo/target/static" \
     --compatibility "$COMPATIBILITY" --auditwheel check --out "$fresh" >&2
 )
