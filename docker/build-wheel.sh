@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the tap's pip-installable wheel (distribution `tap-airbyte-rs`, the binary `tap-airbyte`):
 # one static-pie binary (glibc linked in, no shared libraries) packed by maturin (pyproject.toml) into
-# target/wheels/tap_airbyte_rs-<version>-py3-none-manylinux_2_17_x86_64.manylinux2014_x86_64.whl.
+# target/wheels/tap_airbyte_rs-<version>-py3-none-manylinux2014_x86_64.manylinux_2_17_x86_64.whl.
 #
 #   docker/build-wheel.sh        progress on stderr; the wheel's absolute path is the only stdout line
 #
@@ -17,9 +17,9 @@ repo=$(cd "$here/.." && pwd)
 MATURIN_VERSION=${MATURIN_VERSION:-1.16.0}
 PYTHON=${PYTHON:-python3}
 TARGET=x86_64-unknown-linux-gnu
-# manylinux2014 = glibc 2.17 and Linux 3.10 (CentOS 7): the binary needs no glibc from the system,
-# but a statically linked glibc still refuses kernels older than it supports, so no lower tag is
-# claimed (maturin alone would pick the lowest, manylinux1).
+# manylinux2014 = glibc 2.17 and Linux 3.10 (CentOS 7). The binary needs no glibc from the system,
+# so maturin's auditwheel alone would pick the lowest tag, manylinux1 (CentOS 5); but the glibc linked
+# in refuses kernels older than 3.2 (its ELF ABI note), and manylinux2010 (CentOS 6) has 2.6.32.
 COMPATIBILITY=manylinux2014
 venv=$repo/target/maturin-venv
 out=$repo/target/wheels
@@ -58,7 +58,7 @@ hash=$(printf '%s' "$hash" | sha256sum | cut -c1-16)
 if [ "${FORCE:-0}" != 1 ] && [ -f "$stamp" ]; then
   read -r old_hash old_wheel <"$stamp" || true
   if [ "${old_hash:-}" = "$hash" ] && [ -f "${old_wheel:-}" ]; then
-    log "4/4 up to date ($hash)"
+    log "3/4 up to date ($hash): nothing to build"
     echo "$old_wheel"
     exit 0
   fi
@@ -67,9 +67,20 @@ fi
 log "3/4 maturin build --release, static ($TARGET, +crt-static, target/static)"
 fresh=$(mktemp -d "$out/.build.XXXXXX")
 trap 'rm -rf "$fresh"' EXIT
+# The variables cargo sets for the programs it runs reach this script when a test calls it, and
+# build scripts watch some of them (ring: CARGO_MANIFEST_DIR, CARGO_PKG_*): left in, they would make
+# every switch between a test's build and .ci/run's (same target/static) rebuild half the tree.
+unset_cargo_env=()
+while IFS= read -r -d '' entry; do
+  case ${entry%%=*} in
+    CARGO | CARGO_MANIFEST_* | CARGO_PKG_* | CARGO_CRATE_NAME | CARGO_BIN_NAME | CARGO_BIN_EXE_* | \
+      CARGO_PRIMARY_PACKAGE | CARGO_TARGET_TMPDIR | CARGO_RUSTC_CURRENT_DIR | CARGO_CFG_* | \
+      CARGO_FEATURE_* | OUT_DIR) unset_cargo_env+=(-u "${entry%%=*}") ;;
+  esac
+done < <(env -0)
 (
   cd "$repo"
-  RUSTFLAGS='-C target-feature=+crt-static' "$venv/bin/maturin" build --release \
+  env "${unset_cargo_env[@]}" RUSTFLAGS='-C target-feature=+crt-static' "$venv/bin/maturin" build --release \
     --target "$TARGET" --target-dir "$repo/target/static" \
     --compatibility "$COMPATIBILITY" --auditwheel check --out "$fresh" >&2
 )

@@ -161,7 +161,7 @@ fn meltano_installs_the_wheel_and_runs_twice_resuming_from_its_stored_state() {
         "the wheel put tap-airbyte on the venv's PATH"
     );
 
-    let (stdout, stderr) = meltano_ok(&venv, w.path(), &["config", "tap-airbyte", "test"]);
+    let (stdout, stderr) = meltano_ok(&venv, w.path(), &["config", "test", "tap-airbyte"]);
     assert!(
         format!("{stdout}{stderr}").contains("Plugin configuration is valid"),
         "{stdout}{stderr}"

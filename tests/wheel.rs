@@ -10,7 +10,7 @@ use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
-const TAG: &str = "py3-none-manylinux_2_17_x86_64.manylinux2014_x86_64";
+const TAG: &str = "py3-none-manylinux2014_x86_64.manylinux_2_17_x86_64";
 
 fn repo() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -149,6 +149,34 @@ fn assert_static(bin: &Path) {
         u32::from_le_bytes(elf[at..at + 4].try_into().unwrap()) == 3
     });
     assert!(!interp, "{} has a program interpreter", bin.display());
+    // The oldest kernel the linked-in glibc runs on (its ELF ABI note) must be no newer than
+    // manylinux2014's (CentOS 7, Linux 3.10): the tag promises those systems.
+    let kernel = (0..phnum)
+        .map(|i| phoff + i * phentsize)
+        .filter(|at| u32::from_le_bytes(elf[*at..at + 4].try_into().unwrap()) == 4)
+        .find_map(|at| {
+            let u64_at = |o: usize| u64::from_le_bytes(elf[o..o + 8].try_into().unwrap()) as usize;
+            let (mut note, end) = (u64_at(at + 8), u64_at(at + 8) + u64_at(at + 32));
+            while note + 12 <= end {
+                let u32_at = |o: usize| u32::from_le_bytes(elf[o..o + 4].try_into().unwrap());
+                let (namesz, descsz, kind) = (u32_at(note), u32_at(note + 4), u32_at(note + 8));
+                let name = note + 12;
+                let desc = name + (namesz as usize).next_multiple_of(4);
+                if kind == 1 && &elf[name..name + namesz as usize] == b"GNU\0" && u32_at(desc) == 0
+                {
+                    return Some((u32_at(desc + 4), u32_at(desc + 8), u32_at(desc + 12)));
+                }
+                note = desc + (descsz as usize).next_multiple_of(4);
+            }
+            None
+        })
+        .expect("a GNU ABI note: the oldest Linux the binary runs on");
+    assert!(
+        kernel <= (3, 10, 0),
+        "{} needs Linux {kernel:?}, newer than manylinux2014's 3.10",
+        bin.display()
+    );
+    eprintln!("{}: static, runs on Linux >= {kernel:?}", bin.display());
     let ldd = Command::new("timeout")
         .args(["60", "ldd"])
         .arg(bin)
@@ -186,7 +214,7 @@ fn wheel_names() -> Vec<String> {
 fn the_wheel_is_tagged_manylinux2014_and_holds_only_the_tap() {
     let name = wheel().file_name().unwrap().to_string_lossy().into_owned();
     // maturin writes the tag's two platform names in either order.
-    let swapped = "py3-none-manylinux2014_x86_64.manylinux_2_17_x86_64";
+    let swapped = "py3-none-manylinux_2_17_x86_64.manylinux2014_x86_64";
     assert!(
         [TAG, swapped]
             .iter()
