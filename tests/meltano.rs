@@ -8,9 +8,8 @@
 //! - a project whose extractor runs a connector natively, from PyPI, with no engine.
 use crate::util::*;
 use serde_json::Value;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
-use std::sync::OnceLock;
 
 fn meltano_venv() -> String {
     let out = Command::new("timeout")
@@ -24,26 +23,6 @@ fn meltano_venv() -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
-
-/// The tap's wheel, built once per test run by docker/build-wheel.sh (which prints its path).
-fn wheel() -> PathBuf {
-    static WHEEL: OnceLock<PathBuf> = OnceLock::new();
-    WHEEL
-        .get_or_init(|| {
-            let out = Command::new("timeout")
-                .arg("1800")
-                .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("docker/build-wheel.sh"))
-                .output()
-                .expect("docker/build-wheel.sh runs");
-            assert!(
-                out.status.success(),
-                "building the wheel failed:\n{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-            PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
-        })
-        .clone()
 }
 
 fn target_jsonl(venv: &str, out: &Path) -> String {

@@ -7,38 +7,9 @@ use crate::util::*;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::sync::OnceLock;
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 const TAG: &str = "py3-none-manylinux2014_x86_64.manylinux_2_17_x86_64";
-
-fn repo() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// The wheel docker/build-wheel.sh builds (cached: seconds when nothing changed), once per run.
-fn wheel() -> &'static Path {
-    static WHEEL: OnceLock<PathBuf> = OnceLock::new();
-    WHEEL.get_or_init(|| {
-        let out = Command::new("timeout")
-            .arg("3600")
-            .arg(repo().join("docker/build-wheel.sh"))
-            .stderr(Stdio::inherit())
-            .output()
-            .expect("docker/build-wheel.sh runs");
-        assert!(out.status.success(), "building the wheel failed");
-        let stdout = String::from_utf8(out.stdout).expect("UTF-8 stdout");
-        let lines: Vec<&str> = stdout.lines().collect();
-        assert_eq!(
-            lines.len(),
-            1,
-            "one stdout line, the wheel's path: {stdout:?}"
-        );
-        let path = PathBuf::from(lines[0]);
-        assert!(path.is_absolute() && path.is_file(), "{}", path.display());
-        path
-    })
-}
 
 /// Runs a command to its end, killed by `timeout` after `seconds`; fails the test unless it succeeds.
 #[track_caller]

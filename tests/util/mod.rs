@@ -335,3 +335,28 @@ impl Drop for Watchdog {
         self.0.store(true, std::sync::atomic::Ordering::SeqCst);
     }
 }
+
+/// The tap's wheel, built once per test run by docker/build-wheel.sh (cached; minutes the first
+/// time): its absolute path, the script's one stdout line.
+pub fn wheel() -> &'static Path {
+    static WHEEL: OnceLock<PathBuf> = OnceLock::new();
+    WHEEL.get_or_init(|| {
+        let out = Command::new("timeout")
+            .arg("3600")
+            .arg(repo().join("docker/build-wheel.sh"))
+            .stderr(Stdio::inherit())
+            .output()
+            .expect("docker/build-wheel.sh runs");
+        assert!(out.status.success(), "building the wheel failed");
+        let stdout = String::from_utf8(out.stdout).expect("UTF-8 stdout");
+        let lines: Vec<&str> = stdout.lines().collect();
+        assert_eq!(
+            lines.len(),
+            1,
+            "one stdout line, the wheel's path: {stdout:?}"
+        );
+        let path = PathBuf::from(lines[0]);
+        assert!(path.is_absolute() && path.is_file(), "{}", path.display());
+        path
+    })
+}
