@@ -1,6 +1,7 @@
-//! The command line, Meltano SDK style. Parsing only: no side effects. The modes exclude each
-//! other where one would be ignored: `--discover` takes no catalog and does not check, `--test` takes
-//! no catalog (clap refuses such a line with exit code 2).
+//! The command line, Meltano SDK style. Parsing only: no side effects. `--discover` and `--test`
+//! exclude each other, and `--test` takes no catalog (clap refuses such a line with exit code 2).
+//! `--discover` accepts a catalog and ignores it, as Singer SDK taps do: `meltano invoke tap
+//! --discover` passes the catalog Meltano keeps.
 use clap::{Parser, ValueEnum};
 
 #[derive(Debug, Parser)]
@@ -20,7 +21,8 @@ pub struct Args {
     pub config: Vec<String>,
 
     /// Print the Singer catalog of the connector's streams to stdout (nothing else goes to stdout).
-    #[arg(long, conflicts_with_all = ["catalog", "properties", "test"])]
+    /// A --catalog given with it is not read.
+    #[arg(long, conflicts_with = "test")]
     pub discover: bool,
 
     /// Singer catalog: which streams and properties to sync, and how.
@@ -75,9 +77,7 @@ mod tests {
     #[test]
     fn modes_that_would_ignore_each_other_are_refused() {
         for args in [
-            &["--discover", "--catalog", "c.json"][..],
-            &["--discover", "--properties", "c.json"],
-            &["--discover", "--test"],
+            &["--discover", "--test"][..],
             &["--test", "--catalog", "c.json"],
             &["--test", "--properties", "c.json"],
             &["--catalog", "a.json", "--properties", "b.json"],
@@ -88,6 +88,8 @@ mod tests {
         }
         for args in [
             &["--discover", "--config", "c.json"][..],
+            &["--discover", "--catalog", "c.json", "--state", "s.json"],
+            &["--discover", "--properties", "c.json"],
             &["--test", "--config", "c.json"],
             &["--catalog", "c.json", "--state", "s.json"],
             &["--properties", "c.json"],

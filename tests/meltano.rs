@@ -43,8 +43,7 @@ fn target_jsonl(venv: &str, out: &Path) -> String {
     )
 }
 
-const HEADER: &str = "version: 1
-default_environment: dev
+const HEADER: &str = "default_environment: dev
 project_id: tap-airbyte-e2e
 send_anonymous_usage_stats: false
 environments:
@@ -151,10 +150,12 @@ fn meltano_installs_the_wheel_and_runs_twice_resuming_from_its_stored_state() {
         &["select", "tap-airbyte", "--list", "--all"],
     );
     for line in [
-        "[selected ] users.id",
-        "[selected ] orders.id",
-        "[excluded ] orders.name",
-        "[excluded ] ignored.id",
+        "[automatic  ] users.id",
+        "[selected   ] users.name",
+        "[automatic  ] orders.id",
+        "[selected   ] orders.updated_at",
+        "[excluded   ] orders.name",
+        "[excluded   ] ignored.id",
     ] {
         assert!(
             list.contains(line),

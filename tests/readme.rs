@@ -57,10 +57,16 @@ fn run_block(block: &str) -> String {
 #[test]
 fn the_readme_examples_run_as_written() {
     faker_image();
+    wheel();
     let blocks = blocks();
-    assert_eq!(blocks.len(), 3, "the README's tested blocks: {blocks:#?}");
+    assert_eq!(blocks.len(), 4, "the README's tested blocks: {blocks:#?}");
     let before = git_status();
-    let direct = run_block(&blocks[0]);
+    let install = run_block(&blocks[0]);
+    assert_eq!(
+        install,
+        format!("tap-airbyte {}\n", env!("CARGO_PKG_VERSION"))
+    );
+    let direct = run_block(&blocks[1]);
     assert!(
         direct.contains("| airbyte_config.count |"),
         "--about shows faker's settings:\n{direct}"
@@ -69,13 +75,13 @@ fn the_readme_examples_run_as_written() {
         direct.ends_with("first run: 300 records; resumed run: 0 records\n"),
         "{direct}"
     );
-    let meltano = run_block(&blocks[1]);
+    let meltano = run_block(&blocks[2]);
     assert!(meltano.contains("  - name: tap-faker\n"), "{meltano}");
     assert!(
         meltano.contains("    - name: airbyte_config.count\n      kind: integer\n"),
         "{meltano}"
     );
-    let native = run_block(&blocks[2]);
+    let native = run_block(&blocks[3]);
     assert_eq!(native, "300 records\n");
     assert_eq!(
         git_status(),

@@ -53,7 +53,11 @@ async fn command(args: Args, running: Running) -> Result<(), AppError> {
         return about_with_config(&args, &raw, running).await;
     }
     let settings = settings::check(&raw)?;
-    let catalog = args.catalog_path().map(read_catalog).transpose()?;
+    // `meltano invoke tap --discover` passes the catalog it keeps; discovery does not read it.
+    let catalog = match args.catalog_path() {
+        Some(_) if args.discover => None,
+        path => path.map(read_catalog).transpose()?,
+    };
     let state = match &args.state {
         Some(path) => {
             let bytes = std::fs::read(path)
