@@ -27,6 +27,7 @@ pub mod cli;
 pub mod connector_config;
 pub mod error;
 pub mod logging;
+pub mod maps;
 pub mod output;
 pub mod pipeline;
 pub mod runtime;

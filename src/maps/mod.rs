@@ -1,0 +1,2 @@
+//! Singer SDK stream maps.
+pub mod expr;
