@@ -4,7 +4,7 @@ Usage: python eval_oracle.py CASES.json. Each case is {"expr", "record", "config
 "stream"?, "original_stream"?}. The SDK's CustomStreamMap maps the record with {property: expr};
 the mapped value is written with the SDK's record serializer (singerlib.json.serialize_json).
 Prints one JSON list: {"ok": "<serialized value>"} or {"error": "<exception class>", "message"}.
-Objects are loaded with sorted keys, as serde_json::Map (without preserve_order) holds them.
+Objects keep their key order, as the tap's serde_json (preserve_order) and the SDK do.
 """
 
 import json
@@ -14,8 +14,6 @@ from singer_sdk.mapper import CustomStreamMap
 from singer_sdk.singerlib.json import serialize_json
 
 
-def sorted_object(pairs):
-    return dict(sorted(pairs))
 
 
 def error_name(ex):
@@ -46,7 +44,7 @@ def run(case):
 
 def main():
     with open(sys.argv[1], encoding="utf-8") as f:
-        cases = json.load(f, object_pairs_hook=sorted_object)
+        cases = json.load(f)
     json.dump([run(case) for case in cases], sys.stdout)
 
 
