@@ -66,7 +66,7 @@ fn the_readme_examples_run_as_written() {
         install,
         format!("tap-airbyte {}\n", env!("CARGO_PKG_VERSION"))
     );
-    let direct = run_block(&blocks[1]);
+    let direct = run_block(&blocks[2]);
     assert!(
         direct.contains("| airbyte_config.count |"),
         "--about shows faker's settings:\n{direct}"
@@ -75,7 +75,7 @@ fn the_readme_examples_run_as_written() {
         direct.ends_with("first run: 300 records; resumed run: 0 records\n"),
         "{direct}"
     );
-    let meltano = run_block(&blocks[2]);
+    let meltano = run_block(&blocks[1]);
     assert!(meltano.contains("  - name: tap-faker\n"), "{meltano}");
     assert!(
         meltano.contains("    - name: airbyte_config.count\n      kind: integer\n"),
