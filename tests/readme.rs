@@ -60,7 +60,7 @@ fn the_readme_examples_run_as_written() {
     wheel();
     let blocks = blocks();
     assert_eq!(blocks.len(), 4, "the README's tested blocks: {blocks:#?}");
-    let before = git_status();
+    let before = untracked();
     let install = run_block(&blocks[0]);
     assert_eq!(
         install,
