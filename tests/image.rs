@@ -195,12 +195,17 @@ fn the_image_discovers_and_syncs_through_the_mounted_socket() {
     assert!(left.is_empty(), "connector containers left: {left:?}");
 }
 
-/// A tap container running a slow sync (`records` records 100 ms apart), read up to its first
-/// RECORD.
+/// A tap container running a slow sync, read up to its first RECORD (the connector must emit a
+/// STATE after every record: the tap flushes its buffered stdout at STATEs). stderr is read by a
+/// thread, so that the `docker run` client never blocks on a full pipe.
 fn slow_sync_in_a_container(
     tap: &TapContainer,
     w: &Workdir,
-) -> (std::process::Child, BufReader<std::process::ChildStdout>) {
+) -> (
+    std::process::Child,
+    BufReader<std::process::ChildStdout>,
+    std::thread::JoinHandle<String>,
+) {
     let mount = work_mount(w);
     let mut child = tap
         .command(
@@ -212,17 +217,18 @@ fn slow_sync_in_a_container(
         .stderr(Stdio::piped())
         .spawn()
         .expect("docker run starts");
+    let err = child.stderr.take().unwrap();
+    let stderr = std::thread::spawn(move || std::io::read_to_string(err).unwrap_or_default());
     let mut out = BufReader::new(child.stdout.take().unwrap());
     let mut line = String::new();
     while !line.contains("\"RECORD\"") {
         line.clear();
         if out.read_line(&mut line).unwrap() == 0 {
-            let _ = child.kill();
-            let err = std::io::read_to_string(child.stderr.take().unwrap()).unwrap_or_default();
-            panic!("stdout ended before a RECORD:\n{err}");
+            let _ = child.wait();
+            panic!("stdout ended before a RECORD:\n{}", stderr.join().unwrap());
         }
     }
-    (child, out)
+    (child, out, stderr)
 }
 
 /// Inside its container the tap is pid 1, for which the kernel ignores signals left at their
@@ -232,10 +238,10 @@ fn slow_sync_in_a_container(
 fn docker_stop_ends_the_tap_as_pid_1_promptly_and_removes_the_connector() {
     tap_image();
     let w = shared_workdir(&scripted(
-        json!({"streams": [{"name": "s", "records": 600}], "sleep_ms": 100}),
+        json!({"streams": [{"name": "s", "records": 600}], "sleep_ms": 100, "state_every": 1}),
     ));
     let tap = TapContainer::new(None);
-    let (mut child, out) = slow_sync_in_a_container(&tap, &w);
+    let (mut child, out, stderr) = slow_sync_in_a_container(&tap, &w);
     assert_eq!(tap.connectors().len(), 1, "the connector runs");
     let started = Instant::now();
     // Grace of 30 s before docker's SIGKILL: an exit within it is the tap's own doing.
@@ -245,9 +251,9 @@ fn docker_stop_ends_the_tap_as_pid_1_promptly_and_removes_the_connector() {
         .expect("docker stop runs");
     let took = started.elapsed();
     assert!(stop.status.success(), "{stop:?}");
-    let status = child.wait().unwrap();
     let rest = std::io::read_to_string(out).unwrap();
-    let stderr = std::io::read_to_string(child.stderr.take().unwrap()).unwrap();
+    let status = child.wait().unwrap();
+    let stderr = stderr.join().unwrap();
     let left = tap.connectors();
     remove_containers(&left);
     assert_eq!(
@@ -258,9 +264,10 @@ fn docker_stop_ends_the_tap_as_pid_1_promptly_and_removes_the_connector() {
     assert!(took < Duration::from_secs(10), "docker stop took {took:?}");
     assert!(left.is_empty(), "connector containers left: {left:?}");
     assert!(
-        rest.matches("\"type\":\"RECORD\"").count() < 599,
+        rest.matches("\"type\":\"RECORD\"").count() < 500,
         "the sync was cut short"
     );
+    assert!(stderr.contains("interrupted"), "{stderr}");
 }
 
 /// The pid namespace of a running container's first process, as its tap records it.
@@ -289,9 +296,9 @@ fn pid_namespace_of(container: &str) -> String {
 #[test]
 fn a_tap_on_the_host_leaves_the_connector_of_a_tap_in_a_container_alone() {
     tap_image();
-    let records = 60;
+    let records = 100;
     let w = shared_workdir(&scripted(
-        json!({"streams": [{"name": "s", "records": records}], "sleep_ms": 100}),
+        json!({"streams": [{"name": "s", "records": records}], "sleep_ms": 100, "state_every": 1}),
     ));
     // The host's own name (as with --network host or --uts host): only the pid namespace tells
     // the two taps apart.
@@ -300,7 +307,7 @@ fn a_tap_on_the_host_leaves_the_connector_of_a_tap_in_a_container_alone() {
         .trim()
         .to_string();
     let sibling = TapContainer::new(Some(&host));
-    let (mut child, out) = slow_sync_in_a_container(&sibling, &w);
+    let (mut child, out, stderr) = slow_sync_in_a_container(&sibling, &w);
     let pidns = pid_namespace_of(&sibling.name);
     let theirs = labelled(&format!("io.tap-airbyte.pidns={pidns}"));
     assert_eq!(theirs.len(), 1, "the in-container tap's connector runs");
@@ -321,10 +328,15 @@ fn a_tap_on_the_host_leaves_the_connector_of_a_tap_in_a_container_alone() {
         discover.stderr
     );
     discover.assert_stderr_has(&["another pid namespace"]);
+    assert_eq!(
+        labelled(&format!("io.tap-airbyte.pidns={pidns}")),
+        theirs,
+        "the sibling's connector is still there, its sync under way"
+    );
 
     let rest = std::io::read_to_string(out).unwrap();
     let status = child.wait().unwrap();
-    let stderr = std::io::read_to_string(child.stderr.take().unwrap()).unwrap();
+    let stderr = stderr.join().unwrap();
     let left = labelled(&format!("io.tap-airbyte.pidns={pidns}"));
     remove_containers(&left);
     assert_eq!(status.code(), Some(0), "{stderr}");
@@ -368,7 +380,9 @@ fn in_a_python_base_image_an_installed_connector_runs_natively_without_docker() 
 }
 
 /// `force_native` inside the container: the tap builds a virtualenv in its cache folder and pip
-/// installs the connector from PyPI (no uv in the image), over the engine's bridge network.
+/// installs the connector from PyPI (no uv in the image), over the engine's bridge network. The
+/// cache folder is a host folder owned by the image's user (uid 1000), kept across runs of the
+/// suite: the first install takes a minute or two.
 #[test]
 fn in_a_python_base_image_force_native_installs_the_connector_from_pypi() {
     tap_python_image();
@@ -377,11 +391,22 @@ fn in_a_python_base_image_force_native_installs_the_connector_from_pypi() {
         "force_native": true,
         "airbyte_config": {"count": 20, "seed": 1}
     }));
+    let cache = Path::new(env!("CARGO_TARGET_TMPDIR")).join("image-native-cache");
+    std::fs::create_dir_all(&cache).unwrap();
+    std::os::unix::fs::chown(&cache, Some(1000), Some(1000)).unwrap();
     let mount = work_mount(&w);
+    let cache_mount = format!("{}:/cache", cache.display());
     let tap = TapContainer::new(None);
     let started = Instant::now();
     let run = tap.run(
-        &["-v", mount.as_str()],
+        &[
+            "-v",
+            mount.as_str(),
+            "-v",
+            cache_mount.as_str(),
+            "-e",
+            "TAP_AIRBYTE_CACHE_DIR=/cache",
+        ],
         TAP_PYTHON_IMAGE,
         &["--config", "/work/config.json"],
     );
@@ -389,4 +414,14 @@ fn in_a_python_base_image_force_native_installs_the_connector_from_pypi() {
     run.assert_code(0);
     assert_eq!(run.records("users").len(), 20, "{}", run.stderr);
     assert_eq!(run.messages().last().unwrap()["type"], "STATE");
+    assert!(
+        std::fs::read_dir(cache.join("venvs"))
+            .unwrap()
+            .flatten()
+            .any(|e| e
+                .file_name()
+                .to_string_lossy()
+                .starts_with("airbyte-source-faker__7.2.1")),
+        "the virtualenv is in the cache folder"
+    );
 }
