@@ -36,10 +36,15 @@ fn tap_python_image() {
 }
 
 /// A tap container by name (and host name, which its connectors' `io.tap-airbyte.host` label
-/// records); on drop, on every path, it and every connector container it left are removed.
+/// records); on drop, on every path (a failed assertion too), it and every connector container it
+/// left are removed.
 struct TapContainer {
     name: String,
     hostname: String,
+    /// Whether the host name is this test's own (not the host's, shared with other taps).
+    own_hostname: bool,
+    /// Its pid namespace, once known: the label of its connectors.
+    pidns: OnceLock<String>,
 }
 
 impl TapContainer {
@@ -50,6 +55,8 @@ impl TapContainer {
             hostname: hostname
                 .map(str::to_string)
                 .unwrap_or_else(|| format!("tap-{unique}")),
+            own_hostname: hostname.is_none(),
+            pidns: OnceLock::new(),
         }
     }
 
@@ -92,6 +99,14 @@ impl Drop for TapContainer {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .status();
+        if self.own_hostname {
+            let host = format!("io.tap-airbyte.host={}", self.hostname);
+            remove_containers(&try_labelled(&host).unwrap_or_default());
+        }
+        if let Some(pidns) = self.pidns.get() {
+            let pidns = format!("io.tap-airbyte.pidns={pidns}");
+            remove_containers(&try_labelled(&pidns).unwrap_or_default());
+        }
     }
 }
 
@@ -108,16 +123,23 @@ fn uuid_ish() -> String {
 
 /// Containers (any state) carrying this label (`key=value`).
 fn labelled(label: &str) -> Vec<String> {
+    try_labelled(label).expect("docker ps lists containers")
+}
+
+/// The same, None when `docker ps` fails (for cleanup, which must not panic).
+fn try_labelled(label: &str) -> Option<Vec<String>> {
     let out = Command::new("timeout")
         .args(["60", "docker", "ps", "-aq", "--filter"])
         .arg(format!("label={label}"))
         .output()
-        .expect("docker ps runs");
-    assert!(out.status.success(), "docker ps failed");
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(str::to_string)
-        .collect()
+        .ok()
+        .filter(|out| out.status.success())?;
+    Some(
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(str::to_string)
+            .collect(),
+    )
 }
 
 /// Removes these containers (cleanup of a failed test; the assertions have already been made).
@@ -308,7 +330,10 @@ fn a_tap_on_the_host_leaves_the_connector_of_a_tap_in_a_container_alone() {
         .to_string();
     let sibling = TapContainer::new(Some(&host));
     let (mut child, out, stderr) = slow_sync_in_a_container(&sibling, &w);
-    let pidns = pid_namespace_of(&sibling.name);
+    let pidns = sibling
+        .pidns
+        .get_or_init(|| pid_namespace_of(&sibling.name))
+        .clone();
     let theirs = labelled(&format!("io.tap-airbyte.pidns={pidns}"));
     assert_eq!(theirs.len(), 1, "the in-container tap's connector runs");
 
