@@ -9,6 +9,7 @@ mod failures;
 mod faker;
 mod footprint;
 mod fuzz;
+mod image;
 mod lifecycle;
 mod meltano;
 mod native;

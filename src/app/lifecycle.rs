@@ -3,7 +3,7 @@
 //! killed.
 use crate::runtime::docker::Engine;
 use crate::runtime::process::Group;
-use crate::runtime::process_identity;
+use crate::runtime::{pid_namespace, process_identity};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use tokio::signal::unix::{signal, Signal, SignalKind};
@@ -67,8 +67,10 @@ impl Running {
     }
 }
 
-/// Removes containers that an earlier tap on this host left behind when it died without cleaning
-/// up (killed, crashed): their owner process is gone. Failures are only logged.
+/// Removes containers that an earlier tap on this host, in this pid namespace, left behind when it
+/// died without cleaning up (killed, crashed): their owner process is gone. Containers of taps
+/// elsewhere (another machine sharing the engine, another container) are left alone: their owner
+/// pid means nothing here. Failures are only logged.
 pub(super) async fn remove_stale(engine: &Engine) {
     let ours = match engine.list_ours().await {
         Ok(list) => list,
@@ -78,17 +80,40 @@ pub(super) async fn remove_stale(engine: &Engine) {
         }
     };
     let host = crate::runtime::docker::host_name();
-    for c in ours
-        .into_iter()
-        .filter(|c| c.host == host && !owner_alive(c.pid, c.started.as_deref()))
-    {
+    let pidns = pid_namespace();
+    for c in ours {
+        let short = c.id.get(..12).unwrap_or(&c.id);
+        if !judged_here(&c.host, c.pidns.as_deref(), &host, &pidns) {
+            tracing::debug!(
+                container = short,
+                host = c.host,
+                pidns = c.pidns.as_deref().unwrap_or(""),
+                "leaving a container of a tap on another host or in another pid namespace alone"
+            );
+            continue;
+        }
+        if owner_alive(c.pid, c.started.as_deref()) {
+            continue;
+        }
         tracing::warn!(
-            container = c.id.get(..12).unwrap_or(&c.id),
+            container = short,
             pid = c.pid,
             "removing a container left by an earlier run that did not end cleanly"
         );
         engine.remove(&c.id).await;
     }
+}
+
+/// Can this tap (on `host`, in pid namespace `pidns`) judge whether a container's owner is alive?
+/// Only when the owner ran on the same host and in the same pid namespace: a tap in a container is
+/// pid 1 in its own namespace, and its pid names another process (or none) here. A container from
+/// a tap that recorded no pid namespace (an earlier version) is judged by its host, as then.
+fn judged_here(owner_host: &str, owner_pidns: Option<&str>, host: &str, pidns: &str) -> bool {
+    owner_host == host
+        && match owner_pidns {
+            None => true,
+            Some(ns) => !ns.is_empty() && ns == pidns,
+        }
 }
 
 /// Is the process that created a container still alive? Decided by pid and start time (whatever
@@ -140,4 +165,32 @@ pub(super) fn die_by(sig: i32) -> ! {
         libc::raise(sig);
     }
     std::process::exit(128 + sig)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_containers_of_taps_on_this_host_and_in_this_pid_namespace_are_judged() {
+        let ns = "pid:[4026531836]";
+        assert!(judged_here("h", Some(ns), "h", ns));
+        // A tap in a container (its own pid namespace, maybe the host's name with --network host).
+        assert!(!judged_here("h", Some("pid:[4026532500]"), "h", ns));
+        // Another machine sharing the engine: the initial namespace has the same number everywhere.
+        assert!(!judged_here("other", Some(ns), "h", ns));
+        // An earlier tap that recorded no namespace: judged by its host, as before.
+        assert!(judged_here("h", None, "h", ns));
+        assert!(!judged_here("other", None, "h", ns));
+        // A namespace nobody could read is never taken for ours.
+        assert!(!judged_here("h", Some(""), "h", ""));
+        assert!(!judged_here("h", Some(ns), "h", ""));
+    }
+
+    #[test]
+    fn this_process_has_a_pid_namespace() {
+        let ns = pid_namespace();
+        assert!(ns.starts_with("pid:["), "{ns}");
+        assert_eq!(ns, pid_namespace());
+    }
 }

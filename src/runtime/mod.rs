@@ -75,3 +75,12 @@ pub fn process_identity(pid: u32) -> String {
         None => String::new(),
     }
 }
+
+/// The pid namespace this process lives in (`pid:[4026531836]`, the link `/proc/self/ns/pid`):
+/// a pid, and so [`process_identity`], means something only inside its own pid namespace. A tap
+/// in a container has its own (it is pid 1 there). Empty when it cannot be read.
+pub fn pid_namespace() -> String {
+    std::fs::read_link("/proc/self/ns/pid")
+        .map(|l| l.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}

@@ -12,7 +12,7 @@ mod registry;
 
 use super::marker::EndMarker;
 use super::pump::{Completion, Started};
-use super::{process_identity, Output, RunError};
+use super::{pid_namespace, process_identity, Output, RunError};
 use crate::settings::{MountKind, MountSpec, RegistryAuth};
 use archive::Access;
 use bollard::auth::DockerCredentials;
@@ -40,6 +40,9 @@ pub const LABEL_HOST: &str = "io.tap-airbyte.host";
 /// Label telling which process the owner pid was: its boot id and start time (`boot:ticks`), so a
 /// reused pid is never taken for the tap that created the container.
 pub const LABEL_STARTED: &str = "io.tap-airbyte.started";
+/// Label holding the tap's pid namespace ([`pid_namespace`]): the owner pid and
+/// [`LABEL_STARTED`] can be judged only by a tap in the same pid namespace.
+pub const LABEL_PIDNS: &str = "io.tap-airbyte.pidns";
 /// Label holding the connector command (`spec`, `check`, `discover`, `read`).
 pub const LABEL_COMMAND: &str = "io.tap-airbyte.command";
 /// Where the connector's files are put inside the container.
@@ -248,6 +251,7 @@ impl Engine {
             ),
             (LABEL_COMMAND.to_string(), command.clone()),
             (LABEL_HOST.to_string(), host_name()),
+            (LABEL_PIDNS.to_string(), pid_namespace()),
         ]);
         let helper = init::helper_for(&image.os, &image.architecture);
         let token = helper.map(|_| init::new_token());
@@ -498,6 +502,7 @@ impl Engine {
                     pid: labels.get(LABEL)?.parse().ok()?,
                     host: labels.get(LABEL_HOST).cloned().unwrap_or_default(),
                     started: labels.get(LABEL_STARTED).cloned(),
+                    pidns: labels.get(LABEL_PIDNS).cloned(),
                 })
             })
             .collect())
@@ -539,6 +544,8 @@ pub struct Ours {
     pub host: String,
     /// [`LABEL_STARTED`], when the tap that created it set one.
     pub started: Option<String>,
+    /// [`LABEL_PIDNS`], when the tap that created it set one.
+    pub pidns: Option<String>,
 }
 
 /// A name for a new container running `command`.
