@@ -59,14 +59,16 @@ fn the_readme_examples_run_as_written() {
     faker_image();
     wheel();
     let blocks = blocks();
-    assert_eq!(blocks.len(), 4, "the README's tested blocks: {blocks:#?}");
+    assert_eq!(blocks.len(), 5, "the README's tested blocks: {blocks:#?}");
     let before = untracked();
     let install = run_block(&blocks[0]);
     assert_eq!(
         install,
         format!("tap-airbyte {}\n", env!("CARGO_PKG_VERSION"))
     );
-    let direct = run_block(&blocks[2]);
+    let image = run_block(&blocks[1]);
+    assert_eq!(image, "3 streams\n", "the tap's image discovered faker's streams");
+    let direct = run_block(&blocks[3]);
     assert!(
         direct.contains("| airbyte_config.count |"),
         "--about shows faker's settings:\n{direct}"
@@ -75,13 +77,13 @@ fn the_readme_examples_run_as_written() {
         direct.ends_with("first run: 300 records; resumed run: 0 records\n"),
         "{direct}"
     );
-    let meltano = run_block(&blocks[1]);
+    let meltano = run_block(&blocks[2]);
     assert!(meltano.contains("  - name: tap-faker\n"), "{meltano}");
     assert!(
         meltano.contains("    - name: airbyte_config.count\n      kind: integer\n"),
         "{meltano}"
     );
-    let native = run_block(&blocks[3]);
+    let native = run_block(&blocks[4]);
     assert_eq!(native, "300 records\n");
     assert_eq!(
         git_status(),
