@@ -327,10 +327,11 @@ impl Maps {
                 match def {
                     StreamDef::Other(v) if is_null(v) => drop_unnamed = true,
                     _ => {
-                        return Err(MapError::Config(format!(
+                        return Err(MapError::Config(
                             "top-level __else__ can only be null or \"__NULL__\" (drop the \
                              streams not named)"
-                        )))
+                                .into(),
+                        ))
                     }
                 }
                 continue;
