@@ -95,6 +95,37 @@ impl Expr {
         let value = eval::Evaluator::new(ctx, &self.src).eval(&self.root)?;
         value::to_json(&value)
     }
+
+    /// Evaluates `__alias__` as the SDK does (`PluginMapper._eval_stream`): `__stream_name__` is
+    /// the only name besides the functions; an undefined name is a `NameNotDefined` error (the
+    /// SDK then keeps the text as the alias).
+    pub fn eval_alias(&self, stream_name: &str) -> Result<Value, EvalError> {
+        let record = Map::new();
+        let ctx = Context {
+            record: &record,
+            config: &Value::Null,
+            self_value: None,
+            stream_name,
+            original_stream_name: stream_name,
+        };
+        let value = eval::Evaluator::for_alias(&ctx, &self.src).eval(&self.root)?;
+        value::to_json(&value)
+    }
+}
+
+/// The SDK's `serialize_json` (simplejson with `separators=(",", ":")`, `ensure_ascii`): the JSON
+/// text flattening writes for arrays and nested objects. Object keys come in this crate's map
+/// order (sorted), where Python keeps the record's order.
+pub fn dumps_compact(value: &Value) -> String {
+    let options = json::DumpOptions {
+        ensure_ascii: true,
+        sort_keys: false,
+        allow_nan: true,
+        indent: None,
+        item_separator: ",".into(),
+        key_separator: ":".into(),
+    };
+    json::dumps(&value::from_json(value), &options).unwrap_or_else(|_| value.to_string())
 }
 
 /// The schema the SDK gives a property set by an expression (`CustomStreamMap._eval_type`),

@@ -18,6 +18,9 @@ pub(crate) struct Evaluator<'c, 'a> {
     /// Comprehension variables, innermost last.
     locals: Vec<(String, Py)>,
     visited: usize,
+    /// `__alias__` as the SDK evaluates it (`PluginMapper._eval_stream`): the only name is
+    /// `__stream_name__`, besides the functions.
+    alias_only: bool,
 }
 
 impl<'c, 'a> Evaluator<'c, 'a> {
@@ -27,6 +30,16 @@ impl<'c, 'a> Evaluator<'c, 'a> {
             src,
             locals: Vec::new(),
             visited: 0,
+            alias_only: false,
+        }
+    }
+
+    /// An evaluator for `__alias__`: names other than `__stream_name__` and the functions are
+    /// not defined.
+    pub(crate) fn for_alias(ctx: &'c Context<'a>, src: &'c str) -> Self {
+        Evaluator {
+            alias_only: true,
+            ..Evaluator::new(ctx, src)
         }
     }
 
@@ -85,6 +98,16 @@ impl<'c, 'a> Evaluator<'c, 'a> {
             return Ok(value.clone());
         }
         let ctx = self.ctx;
+        if self.alias_only && name != "__stream_name__" {
+            return match Builtin::by_name(name) {
+                Some(builtin) => Ok(Py::Func(builtin)),
+                None if name == "json" => Ok(Py::JsonModule),
+                None => Err(err(
+                    "NameNotDefined",
+                    format!("'{name}' is not defined for expression '{}'", self.src),
+                )),
+            };
+        }
         match name {
             "_" | "record" => return Ok(Py::Dict(from_json_map(ctx.record))),
             "config" => return Ok(from_json(ctx.config)),
