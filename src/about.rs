@@ -11,9 +11,15 @@ use crate::output;
 use crate::settings::schema;
 use serde_json::{json, Value};
 
-/// What the tap supports, as Meltano names capabilities. `stream-maps`, `schema-flattening` and
-/// `batch` are not claimed: those settings are refused, never ignored.
-pub const CAPABILITIES: [&str; 4] = ["about", "catalog", "discover", "state"];
+/// What the tap supports, as Meltano names capabilities. `batch` is not claimed: not implemented.
+pub const CAPABILITIES: [&str; 6] = [
+    "about",
+    "catalog",
+    "discover",
+    "schema-flattening",
+    "state",
+    "stream-maps",
+];
 
 /// The distribution name on PyPI (`tap-airbyte` there is another project).
 pub const DISTRIBUTION: &str = "tap-airbyte-rs";

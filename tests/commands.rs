@@ -80,7 +80,14 @@ fn the_meltano_plugin_definition_is_generated_from_about() {
     assert_eq!(from_yml, from_json);
     assert_eq!(
         about["capabilities"],
-        json!(["about", "catalog", "discover", "state"])
+        json!([
+            "about",
+            "catalog",
+            "discover",
+            "schema-flattening",
+            "state",
+            "stream-maps"
+        ])
     );
     for secret in ["registry_auth.password", "registry_auth.identitytoken"] {
         assert!(

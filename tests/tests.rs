@@ -18,6 +18,7 @@ mod readme;
 mod registry;
 mod remote;
 mod secrets;
+mod stream_maps;
 mod sync;
 mod translate_reliability;
 mod wheel;

@@ -248,7 +248,8 @@ impl Session {
         if let Some(input) = state.connector_input() {
             files.push(("state.json".to_string(), input.into_bytes()));
         }
-        let reader = Reader::sync(&plan.streams, state);
+        let reader = Reader::sync_mapped(&plan.streams, state, &self.settings.maps.0)
+            .map_err(|e| AppError::new(Kind::Config, e))?;
         let ran = self
             .run_connector(
                 Invocation {

@@ -300,6 +300,18 @@ impl CustomDef {
     }
 }
 
+/// No maps and no flattening.
+impl Default for Maps {
+    fn default() -> Maps {
+        Maps {
+            entries: Vec::new(),
+            drop_unnamed: false,
+            config: Arc::new(Value::Null),
+            flattening: Flattening::default(),
+        }
+    }
+}
+
 impl Maps {
     /// From the tap's settings: `stream_maps` (object or null), `stream_map_config` (object or
     /// null; `config` in expressions), flattening. Maps apply in the `Value`'s key order; see

@@ -16,6 +16,8 @@
 //! range.
 pub mod schema;
 
+use crate::maps::flatten::Flattening;
+use crate::maps::mapper::Maps;
 use crate::runtime::docker::FILES_DIR;
 use serde_json::{Map, Value};
 use std::path::Path;
@@ -85,6 +87,8 @@ pub struct Settings {
     pub registry_auth: Option<RegistryAuth>,
     /// Where the connector runs.
     pub launch: Launch,
+    /// Stream maps and flattening (none: records are spliced as they are).
+    pub maps: StreamMaps,
 }
 
 /// Where the connector runs: the settings' choice, made before anything runs.
@@ -364,7 +368,7 @@ pub fn check(raw: &Map<String, Value>) -> Result<Settings, SettingsError> {
     let tag_set = tag.is_some();
     let (image, tag) = split_reference(&image, tag)?;
     check_reference(&image, &tag, tag_set)?;
-    refuse_unimplemented(raw)?;
+    let maps = stream_maps(raw)?;
     let launch = launch(raw, &image, &tag, executable, pip_url, manifest)?;
     let airbyte_config = match raw.get("airbyte_config") {
         None | Some(Value::Null) => Map::new(),
@@ -444,6 +448,7 @@ pub fn check(raw: &Map<String, Value>) -> Result<Settings, SettingsError> {
         idle_timeout,
         registry_auth,
         launch,
+        maps,
     })
 }
 
@@ -571,37 +576,76 @@ pub fn python_from_image(name: &str, tag: &str, python: Option<String>) -> Nativ
     }
 }
 
-/// Stream maps and flattening change the records; the tap does neither yet, so a config that asks
-/// for them is refused rather than loaded untransformed. The empty values Meltano passes by default
-/// (`{}`, `false`, null) are fine.
-fn refuse_unimplemented(raw: &Map<String, Value>) -> Result<(), SettingsError> {
-    let asks = |v: &Value| match v {
-        Value::Null | Value::Bool(false) => false,
-        Value::Object(o) => !o.is_empty(),
-        Value::Array(a) => !a.is_empty(),
-        Value::String(s) => !s.trim().is_empty() && !s.trim().eq_ignore_ascii_case("false"),
-        _ => true,
+/// Stream maps and flattening (the Singer SDK's settings), every expression parsed: a map the tap
+/// cannot apply exactly is an error here, before anything runs, never ignored. The empty values
+/// Meltano passes by default (`{}`, `false`, null) mean no maps.
+fn stream_maps(raw: &Map<String, Value>) -> Result<StreamMaps, SettingsError> {
+    // A dotted key would otherwise be an unknown setting, ignored: maps never are.
+    if let Some(k) = raw
+        .keys()
+        .find(|k| k.starts_with("stream_maps.") || k.starts_with("stream_map_config."))
+    {
+        return Err(SettingsError::Invalid {
+            key: k.clone(),
+            message: "write stream maps nested (`{\"stream_maps\": {\"users\": {…}}}`)".into(),
+        });
+    }
+    let object = |k: &str| match raw.get(k) {
+        None | Some(Value::Null) => Ok(None),
+        Some(v @ Value::Object(_)) => Ok(Some(v)),
+        Some(v) => Err(wrong(k, "an object", v)),
     };
-    let mut keys: Vec<&String> = raw
-        .iter()
-        .filter(|(k, v)| {
-            let maps = ["stream_maps", "stream_map_config"]
-                .iter()
-                .any(|m| *k == m || k.starts_with(&format!("{m}.")));
-            (maps || *k == "flattening_enabled") && asks(v)
+    let number = |k: &str| -> Result<Option<usize>, SettingsError> {
+        match raw.get(k) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Number(n)) if n.as_u64().is_some() => Ok(n.as_u64().map(|n| n as usize)),
+            Some(Value::String(t)) if t.trim().parse::<usize>().is_ok() => {
+                Ok(t.trim().parse().ok())
+            }
+            Some(v) => Err(wrong(k, "a whole number", v)),
+        }
+    };
+    let enabled = match raw.get("flattening_enabled") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => *b,
+        Some(Value::String(t)) if t.eq_ignore_ascii_case("true") => true,
+        Some(Value::String(t)) if t.eq_ignore_ascii_case("false") || t.is_empty() => false,
+        Some(v) => return Err(wrong("flattening_enabled", "true or false", v)),
+    };
+    let separator = match raw.get("flattening_separator") {
+        None | Some(Value::Null) => "__".to_string(),
+        Some(Value::String(t)) => t.clone(),
+        Some(v) => return Err(wrong("flattening_separator", "a string", v)),
+    };
+    let flattening = Flattening {
+        enabled,
+        max_depth: number("flattening_max_depth")?,
+        separator,
+        max_key_length: number("flattening_max_key_length")?,
+    };
+    let maps = Maps::new(
+        object("stream_maps")?,
+        object("stream_map_config")?,
+        flattening,
+    )
+    .map_err(|e| SettingsError::Invalid {
+        key: "stream_maps".into(),
+        message: e.to_string(),
+    })?;
+    Ok(StreamMaps(std::sync::Arc::new(maps)))
+}
+
+/// The checked stream maps, shared by the runs of one command.
+#[derive(Clone, Default)]
+pub struct StreamMaps(pub std::sync::Arc<Maps>);
+
+impl std::fmt::Debug for StreamMaps {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_identity() {
+            "StreamMaps(none)"
+        } else {
+            "StreamMaps(..)"
         })
-        .map(|(k, _)| k)
-        .collect();
-    keys.sort();
-    match keys.first() {
-        None => Ok(()),
-        Some(key) => Err(SettingsError::Invalid {
-            key: key.to_string(),
-            message: "stream maps and flattening are not implemented yet: the records would be \
-                      loaded untransformed. Remove the setting (or leave it empty / false), or \
-                      transform the data downstream"
-                .into(),
-        }),
     }
 }
 
@@ -1082,42 +1126,57 @@ mod tests {
     }
 
     #[test]
-    fn stream_maps_and_flattening_are_refused_unless_empty() {
-        for (extra, key) in [
-            (
-                json!({"stream_maps": {"users": {"email": null}}}),
-                "stream_maps",
-            ),
-            (json!({"stream_maps": "{\"users\": null}"}), "stream_maps"),
-            (json!({"flattening_enabled": true}), "flattening_enabled"),
-            (json!({"flattening_enabled": "true"}), "flattening_enabled"),
-            (
-                json!({"stream_map_config": {"salt": "x"}}),
-                "stream_map_config",
-            ),
-            (
-                json!({"stream_maps.users": {"id": "id"}}),
-                "stream_maps.users",
-            ),
-        ] {
+    fn stream_maps_are_checked_before_anything_runs() {
+        let with = |extra: Value| {
             let mut v = json!({"airbyte_spec": {"image": "a"}});
             v.as_object_mut()
                 .unwrap()
                 .extend(extra.as_object().unwrap().clone());
-            let (k, message) = error(v);
-            assert_eq!(k, key);
-            assert!(message.contains("not implemented"), "{message}");
-            assert!(message.contains("untransformed"), "{message}");
-        }
-        // What Meltano passes by default.
-        settings(
-            json!({"airbyte_spec": {"image": "a"}, "stream_maps": {}, "stream_map_config": {},
-                        "flattening_enabled": false, "flattening_max_depth": 3}),
+            settings(v)
+        };
+        let s = with(
+            json!({"stream_maps": {"users": {"email": "md5(email)", "ssn": null}},
+                            "stream_map_config": {"salt": "x"},
+                            "flattening_enabled": true, "flattening_max_depth": 2}),
         )
         .unwrap();
-        settings(json!({"airbyte_spec": {"image": "a"}, "stream_maps": null,
-                        "stream_map_config": null, "flattening_enabled": null}))
-        .unwrap();
+        assert!(!s.maps.0.is_identity());
+        for (extra, says) in [
+            (
+                json!({"stream_maps": {"users": {"email": "lambda x: x"}}}),
+                &["users", "email", "lambda"][..],
+            ),
+            (json!({"stream_maps": {"__bogus__": null}}), &["__bogus__"]),
+            (
+                json!({"flattening_enabled": true}),
+                &["flattening_max_depth"],
+            ),
+            (
+                json!({"stream_maps": "{\"users\": null}"}),
+                &["stream_maps", "an object"],
+            ),
+            (
+                json!({"stream_maps.users": {"id": "id"}}),
+                &["stream_maps.users", "nested"],
+            ),
+            (
+                json!({"flattening_max_depth": "deep"}),
+                &["flattening_max_depth"],
+            ),
+        ] {
+            let e = with(extra.clone()).unwrap_err().to_string();
+            for s in says {
+                assert!(e.contains(s), "{extra}: {e} lacks {s}");
+            }
+        }
+        // What Meltano passes by default: no maps.
+        for empty in [
+            json!({"stream_maps": {}, "stream_map_config": {}, "flattening_enabled": false,
+                   "flattening_max_depth": 3}),
+            json!({"stream_maps": null, "stream_map_config": null, "flattening_enabled": null}),
+        ] {
+            assert!(with(empty).unwrap().maps.0.is_identity());
+        }
     }
 
     #[test]

@@ -15,7 +15,6 @@ pub fn schema(connector_spec: Option<&Value>) -> Value {
             })
         });
     let secret = |description: &str| json!({"type": "string", "secret": true, "writeOnly": true, "description": description});
-    let unimplemented = |ty: &str, description: &str| json!({"type": ty, "description": format!("{description} Not implemented yet: a value that asks for anything is refused (exit 2), never ignored.")});
     json!({
         "type": "object",
         "required": ["airbyte_spec"],
@@ -56,10 +55,12 @@ pub fn schema(connector_spec: Option<&Value>) -> Value {
             "force_native": {"type": "boolean", "default": false, "description": "Run the image's connector natively (its PyPI package in a managed virtualenv), never through Docker."},
             "skip_native_check": {"type": "boolean", "default": false, "description": "Run through Docker only; never fall back to running natively."},
             "native_source_python": {"type": "string", "default": "python3", "description": "The Python interpreter for native virtualenvs."},
-            "stream_maps": unimplemented("object", "Singer SDK stream maps."),
-            "stream_map_config": unimplemented("object", "Values for stream map expressions."),
-            "flattening_enabled": unimplemented("boolean", "Singer SDK schema flattening."),
-            "flattening_max_depth": {"type": "integer", "description": "The depth flattening goes to (with flattening_enabled, which is not implemented yet)."}
+            "stream_maps": {"type": "object", "description": "Singer SDK stream maps: streams (names or globs) to drop, rename (__alias__), copy (__source__), filter (__filter__), re-key (__key_properties__), and properties to drop (null) or compute (a Python expression: md5(email), config['salt'] + id, …). Every expression is checked at start; one the tap cannot evaluate exactly is an error, never ignored."},
+            "stream_map_config": {"type": "object", "description": "Values stream map expressions read as `config` (a salt for hashes, …)."},
+            "flattening_enabled": {"type": "boolean", "default": false, "description": "Singer SDK schema flattening: nested objects become parent__child properties, down to flattening_max_depth; deeper objects and arrays become JSON text."},
+            "flattening_max_depth": {"type": "integer", "description": "How deep flattening goes (required with flattening_enabled)."},
+            "flattening_separator": {"type": "string", "default": "__", "description": "What joins the names of flattened properties."},
+            "flattening_max_key_length": {"type": "integer", "default": 255, "description": "Longest flattened property name; longer ones have their parents abbreviated, as the Singer SDK does."}
         }
     })
 }

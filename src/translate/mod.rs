@@ -8,10 +8,13 @@
 //! - [`schema`]: Airbyte JSON Schema dialect → Singer-friendly schemas.
 //! - [`redact`]: secrets kept off logs and errors.
 //! - [`reader`]: the per-line translator and what a run produced ([`reader::Outcome`]).
+//! - [`route`]: where a stream's records go after translation: spliced as they are (minus
+//!   deselected properties), or through stream maps and flattening ([`crate::maps`]).
 pub mod airbyte;
 pub mod catalog;
 pub mod reader;
 pub mod redact;
+pub mod route;
 pub mod schema;
 pub mod singer;
 pub mod state;

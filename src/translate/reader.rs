@@ -20,13 +20,13 @@
 //! STATE output stays within a constant factor of record output. What is held back is written by
 //! [`Reader::end_of_sync`] (or before the first damage): the last STATE of a run is always the
 //! latest state.
-use super::airbyte::{
-    ConnectionStatus, Control, Envelope, Fields, StreamDescriptor, Trace, TraceError,
-};
+use super::airbyte::{ConnectionStatus, Control, Envelope, StreamDescriptor, Trace, TraceError};
 use super::catalog::StreamPlan;
 use super::redact::Redactor;
+use super::route::{Route, Undelivered};
 use super::singer;
 use super::state::StateStore;
+use crate::maps::mapper::{MapError, Maps};
 use serde_json::value::RawValue;
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
@@ -61,9 +61,10 @@ pub struct Outcome {
 
 struct OutStream {
     descriptor: StreamDescriptor,
-    excluded: HashSet<String>,
-    prefix: Vec<u8>,
-    schema_line: Vec<u8>,
+    /// Where its records go: spliced as they are, or through its stream maps.
+    route: Route,
+    /// Its SCHEMA lines: one, or one per output stream of its maps (none when they drop it).
+    schema_lines: Vec<u8>,
     records: u64,
 }
 
@@ -101,21 +102,36 @@ impl Reader {
 
     /// A reader for `read`, with the streams being synced and the state the sync started from.
     pub fn sync(plans: &[StreamPlan], state: StateStore) -> Reader {
+        Reader::sync_mapped(plans, state, &Maps::default())
+            .expect("streams without maps always have a route")
+    }
+
+    /// A reader for `read` whose streams go through stream maps and flattening; an error (a map
+    /// that does not fit a stream's schema) is found here, before the connector runs.
+    pub fn sync_mapped(
+        plans: &[StreamPlan],
+        state: StateStore,
+        maps: &Maps,
+    ) -> Result<Reader, MapError> {
         let streams = plans
             .iter()
-            .map(|p| OutStream {
-                descriptor: p.descriptor.clone(),
-                excluded: p.excluded.iter().cloned().collect(),
-                prefix: singer::record_prefix(&p.singer_name),
-                schema_line: singer::schema_line(
+            .map(|p| {
+                let (route, schema_lines) = Route::new(
+                    maps,
                     &p.singer_name,
                     &p.schema,
                     &p.key_properties,
                     &p.bookmark_properties,
-                ),
-                records: 0,
+                    p.excluded.iter().cloned().collect(),
+                )?;
+                Ok(OutStream {
+                    descriptor: p.descriptor.clone(),
+                    route,
+                    schema_lines,
+                    records: 0,
+                })
             })
-            .collect::<Vec<_>>();
+            .collect::<Result<Vec<_>, MapError>>()?;
         let mut by_name: HashMap<String, Vec<usize>> = HashMap::with_capacity(streams.len());
         for (i, s) in streams.iter().enumerate() {
             by_name
@@ -123,7 +139,7 @@ impl Reader {
                 .or_default()
                 .push(i);
         }
-        Reader {
+        Ok(Reader {
             streams,
             by_name,
             last: 0,
@@ -136,7 +152,7 @@ impl Reader {
             redactor: Redactor::default(),
             spec_secret_keys: HashSet::new(),
             scratch: Vec::new(),
-        }
+        })
     }
 
     /// Masks these secrets in everything the connector says that is logged or reported; the secret
@@ -154,7 +170,7 @@ impl Reader {
     /// Writes a SCHEMA for every synced stream: before the first RECORD of any of them.
     pub fn begin(&mut self, out: &mut impl Write) -> io::Result<()> {
         for s in &self.streams {
-            out.write_all(&s.schema_line)?;
+            out.write_all(&s.schema_lines)?;
         }
         Ok(())
     }
@@ -282,19 +298,16 @@ impl Reader {
             Err(miss) => return self.unknown_stream(&r.stream, namespace, miss, out),
         };
         let s = &mut self.streams[i];
-        s.records += 1;
-        self.outcome.records += 1;
         let at = r.emitted_at.map(|f| f as i64);
-        let written = if s.excluded.is_empty() {
-            singer::write_record(out, &s.prefix, data.as_bytes(), at)?;
-            data.len()
-        } else {
-            without(&s.excluded, r.data, &mut self.scratch);
-            singer::write_record(out, &s.prefix, &self.scratch, at)?;
-            self.scratch.len()
-        };
-        self.record_bytes_since_state += (s.prefix.len() + written + 40) as u64;
-        Ok(())
+        match s.route.deliver(r.data, at, &mut self.scratch, out)? {
+            Ok(written) => {
+                s.records += 1;
+                self.outcome.records += 1;
+                self.record_bytes_since_state += (written + 40) as u64;
+                Ok(())
+            }
+            Err(Undelivered(why)) => self.damaged(line, &why, out),
+        }
     }
 
     /// The synced stream a record belongs to: (namespace, name) exactly, or, for a record without a
@@ -534,30 +547,6 @@ impl Reader {
     }
 }
 
-/// `data` re-encoded without the `excluded` top-level properties (values untouched), into `buf`.
-/// Data that is not an object is passed on as it is.
-fn without(excluded: &HashSet<String>, data: &RawValue, buf: &mut Vec<u8>) {
-    buf.clear();
-    let Ok(fields) = serde_json::from_str::<Fields>(data.get()) else {
-        buf.extend_from_slice(data.get().as_bytes());
-        return;
-    };
-    buf.push(b'{');
-    for (key, value) in fields
-        .0
-        .iter()
-        .filter(|(k, _)| !excluded.contains(k.as_str()))
-    {
-        if buf.len() > 1 {
-            buf.push(b',');
-        }
-        serde_json::to_writer(&mut *buf, key).expect("writing to a Vec cannot fail");
-        buf.push(b':');
-        buf.extend_from_slice(value.get().as_bytes());
-    }
-    buf.push(b'}');
-}
-
 /// Why a record was not matched to a synced stream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Miss {
@@ -753,7 +742,7 @@ mod tests {
             RawValue::from_string(r#"{"id":1,"secret":"x","n":1.50,"q\"k":{"gone":1}}"#.into())
                 .unwrap();
         let excluded = HashSet::from(["secret".to_string(), "gone".to_string()]);
-        without(&excluded, &data, &mut bytes);
+        crate::translate::route::without(&excluded, &data, &mut bytes);
         assert_eq!(
             String::from_utf8(bytes).unwrap(),
             r#"{"id":1,"n":1.50,"q\"k":{"gone":1}}"#
