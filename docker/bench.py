@@ -114,7 +114,12 @@ def main():
     ap.add_argument("--records", type=int, default=1_000_000)
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--rss-sweep", action="store_true")
+    ap.add_argument("--maps", action="store_true",
+                    help="only the tap's own CPU per record natively: no maps, a map that hashes one "
+                         "property and drops another, flattening to depth 2")
     a = ap.parse_args()
+    if a.maps:
+        return bench_maps(a)
     sh(["cargo", "build", "--release", "--quiet"], cwd=REPO)
     sh([os.path.join(REPO, "docker", "build-images.sh"), "scripted"])
     with tempfile.TemporaryDirectory() as d:
@@ -144,6 +149,47 @@ def main():
                 m = compare("read", *commands(d)["read"], 1)
                 print(f"rss sweep {n:>9} records: tap peak RSS {m['tap_rss_kib'] / 1024:.1f} MiB, "
                       f"CPU {m['tap_cpu'] * 1e6 / n:.3f} us/record")
+
+
+MAPS = {
+    "no maps": {},
+    "md5(name), meta dropped": {"stream_maps": {"bench": {"name": "md5(name)", "meta": None}}},
+    "flattening, depth 2": {"flattening_enabled": True, "flattening_max_depth": 2},
+}
+
+
+def bench_maps(a):
+    """The tap's own CPU per record (its process tree's CPU less the connector's alone), natively,
+    with each of MAPS; the runs of the settings alternate, so they share the machine's state."""
+    sh(["cargo", "build", "--release", "--quiet"], cwd=REPO)
+    sh([os.path.join(REPO, "docker", "build-images.sh"), "scripted"])
+    with tempfile.TemporaryDirectory() as d:
+        setup(d, a.records)
+        alone, tap = commands(d)["native"]
+        base = json.load(open(os.path.join(d, "native-settings.json")))
+        runs = {}
+        for name, extra in MAPS.items():
+            path = os.path.join(d, f"maps-{len(runs)}.json")
+            with open(path, "w") as f:
+                json.dump({**base, **extra}, f)
+            runs[name] = tap[:2] + [path] + tap[3:]
+        cpu = {name: [] for name in MAPS}
+        connector = []
+        for _ in range(a.runs):
+            connector.append(timed(alone)[1])
+            for name, argv in runs.items():
+                wall, used, _, rc = timed(argv)
+                if rc != 0:
+                    sys.exit(f"{name}: exit code {rc}")
+                cpu[name].append(used)
+        c = statistics.median(connector)
+        print(f"{a.records} records, {a.runs} runs each, alternating; medians; "
+              f"connector alone {c * 1e6 / a.records:.3f} us/record")
+        plain = None
+        for name, xs in cpu.items():
+            own = max(statistics.median(xs) - c, 0.0) * 1e6 / a.records
+            plain = plain or own
+            print(f"{name:26} tap's own CPU {own:.3f} us/record   ratio to no maps {own / plain:.2f}")
 
 
 if __name__ == "__main__":

@@ -295,14 +295,11 @@ fn settings_the_tap_cannot_honour_are_configuration_errors() {
         (mount("/"), "config.json"),
         (mount("/config/sub"), "config.json"),
         (
-            json!({"stream_maps": {"users": {"email": null}}}),
-            "not implemented",
+            json!({"stream_maps": {"users": {"email": "lambda x: x"}}}),
+            "lambda",
         ),
-        (json!({"flattening_enabled": true}), "not implemented"),
-        (
-            json!({"stream_map_config": {"salt": "x"}}),
-            "not implemented",
-        ),
+        (json!({"stream_maps": {"__bogus__": null}}), "__bogus__"),
+        (json!({"flattening_enabled": true}), "flattening_max_depth"),
         (
             json!({"idle_timeout_seconds": 1e300}),
             "idle_timeout_seconds",

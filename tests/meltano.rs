@@ -446,3 +446,74 @@ plugins:
         "the second run resumed from the state Meltano kept"
     );
 }
+
+/// A Meltano project whose extractor hashes a column and drops another with a stream map (the
+/// Singer SDK's `stream_maps` setting, with `stream_map_config` as the salt): target-jsonl writes
+/// only the hashes. The connector replays tests/maps/corpus/inputs/shop.jsonl natively.
+#[test]
+fn meltano_loads_only_what_the_stream_map_leaves() {
+    let venv = meltano_venv();
+    let w = Workdir::new();
+    let out = w.path().join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let yml = format!(
+        r#"{HEADER}plugins:
+  extractors:
+    - name: tap-shop
+      namespace: tap_airbyte
+      executable: {tap}
+      capabilities: [about, catalog, discover, schema-flattening, state, stream-maps]
+      settings:
+        - name: airbyte_spec.executable
+        - name: airbyte_config
+          kind: object
+        - name: stream_maps
+          kind: object
+        - name: stream_map_config
+          kind: object
+      config:
+        airbyte_spec:
+          executable: {replay}
+        airbyte_config:
+          input: {input}
+        stream_maps:
+          customers:
+            email: "sha256(config['salt'] + email) if email else None"
+            name: null
+        stream_map_config:
+          salt: "pepper-"
+      select:
+        - customers.*
+{loaders}"#,
+        tap = env!("CARGO_BIN_EXE_tap-airbyte"),
+        replay = repo.join("tests/maps/source_replay.py").display(),
+        input = repo.join("tests/maps/corpus/inputs/shop.jsonl").display(),
+        loaders = target_jsonl(&venv, &out)
+    );
+    std::fs::write(w.path().join("meltano.yml"), yml).unwrap();
+    meltano_ok(&venv, w.path(), &["run", "tap-shop", "target-jsonl"]);
+    let customers = jsonl(&out.join("customers.jsonl"));
+    assert!(!customers.is_empty());
+    let mut hashed = 0;
+    for c in &customers {
+        assert!(c.get("name").is_none(), "the dropped column is gone: {c}");
+        match &c["email"] {
+            Value::Null => {}
+            Value::String(h) => {
+                assert!(
+                    h.len() == 64 && h.chars().all(|ch| ch.is_ascii_hexdigit()),
+                    "{c}"
+                );
+                hashed += 1;
+            }
+            other => panic!("email is neither a hash nor null: {other}"),
+        }
+    }
+    assert!(hashed > 0);
+    let written = std::fs::read_to_string(out.join("customers.jsonl")).unwrap();
+    assert!(
+        !written.contains('@'),
+        "no raw email was loaded:\n{written}"
+    );
+}

@@ -59,7 +59,7 @@ fn the_readme_examples_run_as_written() {
     faker_image();
     wheel();
     let blocks = blocks();
-    assert_eq!(blocks.len(), 5, "the README's tested blocks: {blocks:#?}");
+    assert_eq!(blocks.len(), 6, "the README's tested blocks: {blocks:#?}");
     let before = untracked();
     let install = run_block(&blocks[0]);
     assert_eq!(
@@ -85,6 +85,16 @@ fn the_readme_examples_run_as_written() {
     assert!(
         meltano.contains("    - name: airbyte_config.count\n      kind: integer\n"),
         "{meltano}"
+    );
+    let maps = run_block(&blocks[5]);
+    let hash = maps
+        .trim()
+        .strip_prefix("\"email\":\"")
+        .and_then(|h| h.strip_suffix('"'))
+        .unwrap_or_else(|| panic!("a hashed email: {maps}"));
+    assert!(
+        hash.len() == 32 && hash.chars().all(|c| c.is_ascii_hexdigit()),
+        "{maps}"
     );
     let native = run_block(&blocks[4]);
     assert_eq!(native, "300 records\n");
