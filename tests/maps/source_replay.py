@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """An Airbyte source connector that replays a Singer file (SCHEMA, RECORD and STATE lines):
 `spec`, `check`, `discover` (one stream per SCHEMA, its key properties as the primary key) and
-`read` (the RECORDs in order, each Singer STATE as a legacy Airbyte STATE). Its config:
+`read` (the RECORDs of the configured catalog's streams in order, each Singer STATE as a legacy
+Airbyte STATE). Its config:
 {"input": "<path of the Singer file>"}. The stream-map tests run it as a local executable
 (airbyte_spec.executable), so the tap's output with and without maps comes from the same data."""
 import json
@@ -18,7 +19,8 @@ def main():
         emit({"type": "SPEC", "spec": {"connectionSpecification": {
             "type": "object", "properties": {"input": {"type": "string"}}}}})
         return
-    config = json.load(open(args[args.index("--config") + 1]))
+    with open(args[args.index("--config") + 1], encoding="utf-8") as f:
+        config = json.load(f)
     with open(config["input"], encoding="utf-8") as f:
         lines = [json.loads(line) for line in f if line.strip()]
     if command == "check":
@@ -32,8 +34,11 @@ def main():
         } for m in lines if m["type"] == "SCHEMA"]
         emit({"type": "CATALOG", "catalog": {"streams": streams}})
     elif command == "read":
+        # Only the streams of the configured catalog, as a real connector.
+        with open(args[args.index("--catalog") + 1], encoding="utf-8") as f:
+            selected = {s["stream"]["name"] for s in json.load(f)["streams"]}
         for m in lines:
-            if m["type"] == "RECORD":
+            if m["type"] == "RECORD" and m["stream"] in selected:
                 emit({"type": "RECORD", "record": {
                     "stream": m["stream"], "data": m["record"], "emitted_at": 0}})
             elif m["type"] == "STATE":
