@@ -19,9 +19,9 @@ fn repo() -> PathBuf {
 fn map_transform_venv() -> PathBuf {
     let out = Command::new("timeout")
         .arg("1200")
-        .arg(repo().join("tests/maps/map_venv.sh"))
+        .arg(repo().join("tests/maps/venv.sh"))
         .output()
-        .expect("map_venv.sh runs");
+        .expect("venv.sh runs");
     assert!(
         out.status.success(),
         "building the meltano-map-transform venv failed:\n{}",

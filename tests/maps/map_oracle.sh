@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Runs the stream-map oracle on one corpus case: prints the Singer messages meltano-map-transform
-# (pinned in map_venv.sh) writes for the case's config and input file.
+# (pinned in venv.sh) writes for the case's config and input file.
 # Usage: tests/maps/map_oracle.sh tests/maps/corpus/CASE.json
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-venv=$("$here/map_venv.sh")
+venv=$("$here/venv.sh")
 case=$1
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT

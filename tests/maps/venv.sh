@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
-# A Python venv with the Singer SDK from PyPI (it pins simpleeval), the oracle of the stream-map
-# expression evaluator (src/maps/expr.rs). Idempotent and cached: prints the venv folder; builds it
-# only when it is missing or its pin changed.
+# A Python venv with meltano-map-transform from PyPI (a Singer mapper running the Singer SDK's
+# stream maps and flattening) and the Singer SDK it runs (which pins simpleeval): the oracle of
+# src/maps (expressions, maps, flattening) and of the tap's stream maps (tests/stream_maps.rs).
+# Idempotent and cached: prints the venv folder; builds it only when it is missing or its pins changed.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
-dir=${TAP_AIRBYTE_MAPS_VENV:-$repo/target/maps-oracle}
-pin="singer-sdk==0.54.9"
-if [ ! -x "$dir/bin/python" ] || [ "$(cat "$dir/.pin" 2>/dev/null)" != "$pin" ]; then
+dir=${TAP_AIRBYTE_MAP_TRANSFORM_VENV:-$repo/target/map-transform}
+pin="meltano-map-transform==0.12.3 singer-sdk==0.54.9"
+if [ ! -x "$dir/bin/meltano-map-transform" ] || [ "$(cat "$dir/.pin" 2>/dev/null)" != "$pin" ]; then
   rm -rf "$dir"
-  python3 -m venv "$dir" >&2
-  "$dir/bin/pip" install --quiet --disable-pip-version-check "$pin" >&2
+  timeout 120 python3 -m venv "$dir" >&2
+  # shellcheck disable=SC2086
+  timeout 900 "$dir/bin/pip" install --quiet --disable-pip-version-check $pin >&2
   echo "$pin" >"$dir/.pin"
 fi
 echo "$dir"

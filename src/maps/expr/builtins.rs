@@ -114,13 +114,25 @@ const STR_METHODS: &[&str] = &[
 ];
 const DICT_METHODS: &[&str] = &["get", "keys", "values", "items"];
 const SEQUENCE_METHODS: &[&str] = &["index", "count"];
+/// The `json` module's functions, called as methods of `json`.
+const JSON_FUNCTIONS: &[&str] = &["dumps", "loads"];
+
+/// The methods tap-airbyte evaluates (on str, dict, list or tuple), and the `json` module's
+/// functions. A call of any other attribute is refused when parsing: Python either has the
+/// method and tap-airbyte not, or fails (a JSON value is never callable).
+fn methods() -> impl Iterator<Item = &'static str> {
+    [STR_METHODS, DICT_METHODS, SEQUENCE_METHODS, JSON_FUNCTIONS]
+        .into_iter()
+        .flatten()
+        .copied()
+}
+
+pub(crate) fn is_method(name: &str) -> bool {
+    methods().any(|m| m == name)
+}
 
 fn method_name(name: &str) -> &'static str {
-    super::parse::METHODS
-        .iter()
-        .find(|m| **m == name)
-        .copied()
-        .unwrap_or("?")
+    methods().find(|m| *m == name).unwrap_or("?")
 }
 
 /// `value.name` as simpleeval reads it: the object's attribute, else (dicts) its item `name`.

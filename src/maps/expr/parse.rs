@@ -14,37 +14,6 @@ const KEYWORDS: [&str; 35] = [
     "with", "yield",
 ];
 
-/// The methods tap-airbyte evaluates (on str, dict, list or tuple), and the `json` module's
-/// functions. A call of any other attribute is refused when parsing: Python either has the
-/// method and tap-airbyte not, or fails (a JSON value is never callable).
-pub(crate) const METHODS: [&str; 25] = [
-    "lower",
-    "upper",
-    "strip",
-    "lstrip",
-    "rstrip",
-    "split",
-    "rsplit",
-    "replace",
-    "startswith",
-    "endswith",
-    "join",
-    "find",
-    "count",
-    "title",
-    "capitalize",
-    "zfill",
-    "removeprefix",
-    "removesuffix",
-    "index",
-    "get",
-    "keys",
-    "values",
-    "items",
-    "dumps",
-    "loads",
-];
-
 /// simpleeval's forbidden attributes (`DISALLOW_METHODS`); names starting `_` or `func_` too.
 const DISALLOWED_ATTRIBUTES: [&str; 8] = [
     "format",
@@ -819,7 +788,7 @@ fn check_callable(func: &Node, col: usize) -> Result<(), ExprError> {
                  bool, list, tuple, dict, set, md5, sha256, json.dumps, json.loads)"
             ),
         )),
-        Node::Attr(_, method) if METHODS.contains(&method.as_str()) => Ok(()),
+        Node::Attr(_, method) if super::builtins::is_method(method) => Ok(()),
         Node::Attr(_, method) => Err(error(
             col,
             format!("the method .{method}() is not supported"),
