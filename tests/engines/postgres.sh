@@ -10,7 +10,7 @@
 # Installs Debian's postgresql server when its binaries are missing.
 set -euo pipefail
 cmd=${1:?start|stop|url}
-port=${TAP_AIRBYTE_TEST_POSTGRES_PORT:-55432}
+port=55432
 base=/var/lib/tap-airbyte-test-postgres-$port
 data=$base/data
 sock=$base/run
