@@ -14,6 +14,7 @@ mod lifecycle;
 mod meltano;
 mod native;
 mod podman;
+mod postgres;
 mod readme;
 mod registry;
 mod remote;
