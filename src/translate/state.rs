@@ -401,10 +401,17 @@ mod tests {
     #[test]
     fn record_counts_are_not_kept() {
         let mut store = StateStore::default();
-        let m = raw(json!({"type": "STREAM", "stream": {"stream_descriptor": {"name": "a"}, "stream_state": {"cursor": 1}}, "sourceStats": {"recordCount": 100.0}, "destinationStats": {"recordCount": 1.0}}));
+        let m = raw(
+            json!({"type": "STREAM", "stream": {"stream_descriptor": {"name": "a"}, "stream_state": {"cursor": 1}}, "sourceStats": {"recordCount": 100.0}, "destinationStats": {"recordCount": 1.0}}),
+        );
         assert!(store.update(&m).unwrap().changed);
-        let again = raw(json!({"type": "STREAM", "stream": {"stream_descriptor": {"name": "a"}, "stream_state": {"cursor": 1}}, "sourceStats": {"recordCount": 200.0}}));
-        assert!(!store.update(&again).unwrap().changed, "only the counts differ");
+        let again = raw(
+            json!({"type": "STREAM", "stream": {"stream_descriptor": {"name": "a"}, "stream_state": {"cursor": 1}}, "sourceStats": {"recordCount": 200.0}}),
+        );
+        assert!(
+            !store.update(&again).unwrap().changed,
+            "only the counts differ"
+        );
         assert_eq!(
             store.connector_input().unwrap(),
             r#"[{"type":"STREAM","stream":{"stream_descriptor":{"name":"a"},"stream_state":{"cursor":1}}}]"#
