@@ -11,9 +11,10 @@ use crate::output;
 use crate::settings::schema;
 use serde_json::{json, Value};
 
-/// What the tap supports, as Meltano names capabilities. `batch` is not claimed: not implemented.
-pub const CAPABILITIES: [&str; 6] = [
+/// What the tap supports, as Meltano names capabilities.
+pub const CAPABILITIES: [&str; 7] = [
     "about",
+    "batch",
     "catalog",
     "discover",
     "schema-flattening",
@@ -73,7 +74,7 @@ fn flat_settings(about: &Value) -> Vec<Setting> {
     let mut rows = vec![];
     for (name, s) in schema::properties(&about["settings"]) {
         match name.as_str() {
-            "airbyte_spec" | "registry_auth" => {
+            group if schema::is_group(group) => {
                 for (inner, is) in schema::properties(&s) {
                     rows.push(Setting {
                         name: format!("{name}.{inner}"),

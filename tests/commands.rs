@@ -65,7 +65,7 @@ fn the_meltano_plugin_definition_is_generated_from_about() {
     let mut from_json = vec![];
     for (name, s) in about["settings"]["properties"].as_object().unwrap() {
         match s["properties"].as_object() {
-            Some(inner) if name != "airbyte_config" => {
+            Some(inner) if name == "airbyte_spec" || name == "registry_auth" => {
                 from_json.extend(inner.keys().map(|k| format!("{name}.{k}")))
             }
             _ => from_json.push(name.clone()),
@@ -82,6 +82,7 @@ fn the_meltano_plugin_definition_is_generated_from_about() {
         about["capabilities"],
         json!([
             "about",
+            "batch",
             "catalog",
             "discover",
             "schema-flattening",

@@ -12,7 +12,7 @@ use crate::translate::reader::{Outcome, Reader};
 use crate::translate::redact::{secret_keys_of_spec, Redactor};
 use crate::translate::state::StateStore;
 use crate::{connector_config, output, spec_cache};
-use anyhow::anyhow;
+use anyhow::{anyhow, Context};
 use std::collections::HashSet;
 use std::io::Write;
 
@@ -249,7 +249,13 @@ impl Session {
             files.push(("state.json".to_string(), input.into_bytes()));
         }
         let reader = Reader::sync_mapped(&plan.streams, state, &self.settings.maps.0)
-            .map_err(|e| AppError::new(Kind::Config, e))?;
+            .map_err(|e| AppError::new(Kind::Config, e))?
+            .with_batch(self.settings.batch.clone());
+        if let Some(batch) = &self.settings.batch {
+            std::fs::create_dir_all(&batch.root)
+                .with_context(|| format!("cannot create the batch folder {}", batch.root.display()))
+                .map_err(|e| AppError::new(Kind::Config, e))?;
+        }
         let ran = self
             .run_connector(
                 Invocation {

@@ -19,6 +19,7 @@ pub mod schema;
 use crate::maps::flatten::Flattening;
 use crate::maps::mapper::Maps;
 use crate::runtime::docker::FILES_DIR;
+use crate::translate::batch::BatchConfig;
 use serde_json::{Map, Value};
 use std::path::Path;
 use std::time::Duration;
@@ -89,6 +90,8 @@ pub struct Settings {
     pub launch: Launch,
     /// Stream maps and flattening (none: records are spliced as they are).
     pub maps: StreamMaps,
+    /// BATCH output (`batch_config`): records into files, announced by BATCH messages.
+    pub batch: Option<BatchConfig>,
 }
 
 /// Where the connector runs: the settings' choice, made before anything runs.
@@ -241,7 +244,7 @@ fn from_env(env: &[(String, String)]) -> Result<Map<String, Value>, SettingsErro
         let var = schema::env_name(&name);
         let mut value = get(&var).map(|v| env_value(&var, &s, v)).transpose()?;
         let nested = schema::properties(&s);
-        if name != "airbyte_config" && !nested.is_empty() {
+        if schema::is_group(&name) && !nested.is_empty() {
             let mut obj = match value {
                 Some(Value::Object(o)) => o,
                 Some(_) => {
@@ -449,6 +452,7 @@ pub fn check(raw: &Map<String, Value>) -> Result<Settings, SettingsError> {
         registry_auth,
         launch,
         maps,
+        batch: batch_config(raw)?,
     })
 }
 
@@ -633,6 +637,98 @@ fn stream_maps(raw: &Map<String, Value>) -> Result<StreamMaps, SettingsError> {
         message: e.to_string(),
     })?;
     Ok(StreamMaps(std::sync::Arc::new(maps)))
+}
+
+/// `batch_config` as the Singer SDK defines it: `encoding.format` (`jsonl`; `parquet` is not
+/// implemented and refused), `encoding.compression` (`gzip` or `none`), `storage.root` (a
+/// `file://` folder), `storage.prefix`, `batch_size` (records per file).
+fn batch_config(raw: &Map<String, Value>) -> Result<Option<BatchConfig>, SettingsError> {
+    let config = match raw.get("batch_config") {
+        None | Some(Value::Null) => return Ok(None),
+        Some(Value::Object(o)) if o.is_empty() => return Ok(None),
+        Some(Value::Object(o)) => o,
+        Some(v) => return Err(wrong("batch_config", "an object", v)),
+    };
+    let invalid = |key: &str, message: String| SettingsError::Invalid {
+        key: format!("batch_config.{key}"),
+        message,
+    };
+    let text = |path: &[&str]| -> Option<&Value> {
+        let mut v = config.get(path[0])?;
+        for k in &path[1..] {
+            v = v.get(k)?;
+        }
+        Some(v)
+    };
+    match text(&["encoding", "format"]).and_then(Value::as_str) {
+        Some("jsonl") => {}
+        Some("parquet") => {
+            return Err(invalid(
+                "encoding.format",
+                "parquet is not implemented yet; use jsonl".into(),
+            ))
+        }
+        other => {
+            return Err(invalid(
+                "encoding.format",
+                format!("must be \"jsonl\", found {other:?}"),
+            ))
+        }
+    }
+    let gzip = match text(&["encoding", "compression"]).and_then(Value::as_str) {
+        None | Some("gzip") => true,
+        Some("none") => false,
+        Some(other) => {
+            return Err(invalid(
+                "encoding.compression",
+                format!("must be \"gzip\" or \"none\", found {other:?}"),
+            ))
+        }
+    };
+    let root = match text(&["storage", "root"]).and_then(Value::as_str) {
+        Some(r) if r.starts_with("file://") => {
+            let path = std::path::PathBuf::from(&r["file://".len()..]);
+            if path.is_absolute() {
+                path
+            } else {
+                std::env::current_dir().unwrap_or_default().join(path)
+            }
+        }
+        other => {
+            return Err(invalid(
+                "storage.root",
+                format!(
+                    "must be a file:// folder (other storage is not implemented), found {other:?}"
+                ),
+            ))
+        }
+    };
+    let prefix = match text(&["storage", "prefix"]) {
+        None | Some(Value::Null) => String::new(),
+        Some(Value::String(p)) if !p.contains('/') => p.clone(),
+        Some(v) => {
+            return Err(invalid(
+                "storage.prefix",
+                format!("must be a file name prefix, found {v}"),
+            ))
+        }
+    };
+    let batch_size = match config.get("batch_size") {
+        None | Some(Value::Null) => crate::translate::batch::DEFAULT_BATCH_SIZE,
+        Some(Value::Number(n)) if n.as_u64().is_some_and(|n| n > 0) => n.as_u64().unwrap_or(1),
+        Some(v) => {
+            return Err(invalid(
+                "batch_size",
+                format!("must be a whole number above 0, found {v}"),
+            ))
+        }
+    };
+    Ok(Some(BatchConfig {
+        gzip,
+        root,
+        prefix,
+        batch_size,
+    }))
 }
 
 /// The checked stream maps, shared by the runs of one command.
@@ -1123,6 +1219,50 @@ mod tests {
         }
         let reserved: Vec<&str> = RESERVED_TARGETS.iter().map(|(p, _)| *p).collect();
         assert_eq!(reserved, [FILES_DIR]);
+    }
+
+    #[test]
+    fn batch_config_is_checked() {
+        let with =
+            |batch: Value| settings(json!({"airbyte_spec": {"image": "a"}, "batch_config": batch}));
+        let b = with(
+            json!({"encoding": {"format": "jsonl", "compression": "none"},
+                            "storage": {"root": "file:///tmp/x", "prefix": "p-"}, "batch_size": 5}),
+        )
+        .unwrap()
+        .batch
+        .unwrap();
+        assert_eq!(
+            b,
+            BatchConfig {
+                gzip: false,
+                root: "/tmp/x".into(),
+                prefix: "p-".into(),
+                batch_size: 5
+            }
+        );
+        assert!(with(json!({})).unwrap().batch.is_none());
+        for (bad, says) in [
+            (
+                json!({"encoding": {"format": "parquet"}, "storage": {"root": "file:///x"}}),
+                "parquet",
+            ),
+            (
+                json!({"encoding": {"format": "csv"}, "storage": {"root": "file:///x"}}),
+                "encoding.format",
+            ),
+            (
+                json!({"encoding": {"format": "jsonl"}, "storage": {"root": "s3://b/x"}}),
+                "storage.root",
+            ),
+            (
+                json!({"encoding": {"format": "jsonl"}, "storage": {"root": "file:///x"}, "batch_size": 0}),
+                "batch_size",
+            ),
+        ] {
+            let e = with(bad.clone()).unwrap_err().to_string();
+            assert!(e.contains(says), "{bad}: {e}");
+        }
     }
 
     #[test]

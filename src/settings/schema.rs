@@ -60,25 +60,36 @@ pub fn schema(connector_spec: Option<&Value>) -> Value {
             "flattening_enabled": {"type": "boolean", "default": false, "description": "Singer SDK schema flattening: nested objects become parent__child properties, down to flattening_max_depth; deeper objects and arrays become JSON text."},
             "flattening_max_depth": {"type": "integer", "description": "How deep flattening goes (required with flattening_enabled)."},
             "flattening_separator": {"type": "string", "default": "__", "description": "What joins the names of flattened properties."},
+            "batch_config": {"type": "object", "description": "Singer SDK BATCH output: records go into files announced by BATCH messages before every STATE. {encoding: {format: jsonl, compression: gzip|none}, storage: {root: file:///folder, prefix}, batch_size}. parquet and storage other than file:// are refused (not implemented yet).", "properties": {
+                "encoding": {"type": "object", "properties": {"format": {"type": "string", "enum": ["jsonl"]}, "compression": {"type": "string", "enum": ["gzip", "none"], "default": "gzip"}}},
+                "storage": {"type": "object", "properties": {"root": {"type": "string"}, "prefix": {"type": "string"}}},
+                "batch_size": {"type": "integer", "default": crate::translate::batch::DEFAULT_BATCH_SIZE}
+            }},
             "flattening_max_key_length": {"type": "integer", "default": 255, "description": "Longest flattened property name; longer ones have their parents abbreviated, as the Singer SDK does."}
         }
     })
 }
 
-/// The settings' names: top-level keys, and `parent.child` for the keys inside `airbyte_spec` and
-/// `registry_auth` (but not inside the connector's own `airbyte_config`).
+/// The settings' names: top-level keys, and `parent.child` for the keys of a group
+/// ([`is_group`]: `airbyte_spec`, `registry_auth`).
 pub fn names() -> Vec<String> {
     let schema = schema(None);
     let mut out = vec![];
     for (name, s) in properties(&schema) {
         out.push(name.clone());
-        if name != "airbyte_config" {
+        if is_group(&name) {
             for inner in properties(&s).keys() {
                 out.push(format!("{name}.{inner}"));
             }
         }
     }
     out
+}
+
+/// Settings whose keys are settings of their own (`airbyte_spec.image`): Meltano sets them one by
+/// one. Other objects (`airbyte_config`, `batch_config`, `stream_maps`) are set whole.
+pub fn is_group(name: &str) -> bool {
+    name == "airbyte_spec" || name == "registry_auth"
 }
 
 /// Keys of a raw config the tap does not read (to be warned about: a typo is otherwise silent).
@@ -90,7 +101,7 @@ pub fn unknown(raw: &Map<String, Value>) -> Vec<String> {
             out.push(k.clone());
             continue;
         }
-        if let (Value::Object(o), true) = (v, k == "airbyte_spec" || k == "registry_auth") {
+        if let (Value::Object(o), true) = (v, is_group(k)) {
             out.extend(
                 o.keys()
                     .map(|inner| format!("{k}.{inner}"))

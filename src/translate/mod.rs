@@ -8,9 +8,11 @@
 //! - [`schema`]: Airbyte JSON Schema dialect → Singer-friendly schemas.
 //! - [`redact`]: secrets kept off logs and errors.
 //! - [`reader`]: the per-line translator and what a run produced ([`reader::Outcome`]).
+//! - [`batch`]: BATCH output: records in files announced before every STATE.
 //! - [`route`]: where a stream's records go after translation: spliced as they are (minus
 //!   deselected properties), or through stream maps and flattening ([`crate::maps`]).
 pub mod airbyte;
+pub mod batch;
 pub mod catalog;
 pub mod reader;
 pub mod redact;

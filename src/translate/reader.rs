@@ -21,6 +21,7 @@
 //! [`Reader::end_of_sync`] (or before the first damage): the last STATE of a run is always the
 //! latest state.
 use super::airbyte::{ConnectionStatus, Control, Envelope, StreamDescriptor, Trace, TraceError};
+use super::batch::{BatchConfig, Batcher};
 use super::catalog::StreamPlan;
 use super::redact::Redactor;
 use super::route::{Route, Undelivered};
@@ -87,6 +88,8 @@ pub struct Reader {
     scratch: Vec<u8>,
     redactor: Redactor,
     spec_secret_keys: HashSet<String>,
+    /// BATCH output (`batch_config`): records go to files, announced before every STATE.
+    batch: Option<Batcher>,
 }
 
 /// Longest piece of a non-JSON line that is logged.
@@ -152,7 +155,14 @@ impl Reader {
             redactor: Redactor::default(),
             spec_secret_keys: HashSet::new(),
             scratch: Vec::new(),
+            batch: None,
         })
+    }
+
+    /// Records go into batch files instead of RECORD lines.
+    pub fn with_batch(mut self, batch: Option<BatchConfig>) -> Reader {
+        self.batch = batch.map(Batcher::new);
+        self
     }
 
     /// Masks these secrets in everything the connector says that is logged or reported; the secret
@@ -180,6 +190,7 @@ impl Reader {
     /// or if the latest one was held back, unless a line was damaged. Flushes `out`.
     /// Does nothing but flush for `spec`, `check` and `discover`.
     pub fn end_of_sync(&mut self, out: &mut impl Write) -> io::Result<()> {
+        self.announce_batches(out)?;
         if self.syncing
             && self.outcome.damaged_lines == 0
             && (self.outcome.states == 0 || self.state_pending)
@@ -192,6 +203,8 @@ impl Reader {
     /// Ends a run that did not succeed: a STATE the throttle held back covers only records already
     /// written, so it is written (unless a line was damaged); nothing else is claimed. Flushes.
     pub fn end_of_failed_run(&mut self, out: &mut impl Write) -> io::Result<()> {
+        // Records the connector wrote are delivered, as RECORD lines would have been.
+        self.announce_batches(out)?;
         if self.outcome.damaged_lines == 0 && self.state_pending {
             self.write_state(out)?;
         }
@@ -299,7 +312,10 @@ impl Reader {
         };
         let s = &mut self.streams[i];
         let at = r.emitted_at.map(|f| f as i64);
-        match s.route.deliver(r.data, at, &mut self.scratch, out)? {
+        match s
+            .route
+            .deliver(r.data, at, &mut self.scratch, self.batch.as_mut(), out)?
+        {
             Ok(written) => {
                 s.records += 1;
                 self.outcome.records += 1;
@@ -406,11 +422,21 @@ impl Reader {
     /// Writes the merged state as a Singer STATE, then flushes: the STATE and every record before
     /// it reach the reader of stdout now.
     fn write_state(&mut self, out: &mut impl Write) -> io::Result<()> {
+        self.announce_batches(out)?;
         singer::write_state(out, &self.state.singer_value())?;
         self.outcome.states += 1;
         self.state_pending = false;
         self.record_bytes_since_state = 0;
         out.flush()
+    }
+
+    /// Closes the open batch files and announces them (BATCH messages): before every STATE, so a
+    /// STATE never covers a record in no announced file, and at the end of a run.
+    fn announce_batches(&mut self, out: &mut impl Write) -> io::Result<()> {
+        match &mut self.batch {
+            Some(b) => b.announce(out),
+            None => Ok(()),
+        }
     }
 
     fn on_trace(&mut self, raw: &RawValue) {

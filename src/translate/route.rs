@@ -8,8 +8,11 @@
 //!   deselected properties removed, then each output stream's mapper (the stream itself, possibly
 //!   renamed, and copies made with `__source__`) transforms it, in the Singer SDK's order.
 //!
-//! Streams without maps keep the raw path and its speed whatever other streams do.
+//! Streams without maps keep the raw path and its speed whatever other streams do. With
+//! `batch_config`, either route appends the record to its output stream's batch file
+//! ([`super::batch`]) instead of writing a RECORD line.
 use super::airbyte::Fields;
+use super::batch::Batcher;
 use super::singer;
 use crate::maps::mapper::{MapError, Maps, StreamMapper};
 use serde_json::value::RawValue;
@@ -19,6 +22,7 @@ use std::io::{self, Write};
 
 pub enum Route {
     Raw {
+        name: String,
         prefix: Vec<u8>,
         excluded: HashSet<String>,
     },
@@ -45,6 +49,7 @@ impl Route {
         let raw = |excluded| {
             (
                 Route::Raw {
+                    name: singer_name.to_string(),
                     prefix: singer::record_prefix(singer_name),
                     excluded,
                 },
@@ -84,27 +89,37 @@ impl Route {
         Ok((Route::Mapped { excluded, outputs }, schema_lines))
     }
 
-    /// Writes the RECORD lines of one record; returns the bytes of data written (for the STATE
-    /// throttle). `scratch` is a reused buffer.
+    /// Writes the RECORD lines of one record, or with `batch` appends it to its stream's batch
+    /// file; returns the bytes of data written (for the STATE throttle). `scratch` is a reused
+    /// buffer.
     pub fn deliver(
         &self,
         data: &RawValue,
         emitted_at: Option<i64>,
         scratch: &mut Vec<u8>,
+        batch: Option<&mut Batcher>,
         out: &mut impl Write,
     ) -> io::Result<Result<usize, Undelivered>> {
         match self {
-            Route::Raw { prefix, excluded } => {
+            Route::Raw {
+                name,
+                prefix,
+                excluded,
+            } => {
                 let bytes = if excluded.is_empty() {
                     data.get().as_bytes()
                 } else {
                     without(excluded, data, scratch);
                     scratch.as_slice()
                 };
-                singer::write_record(out, prefix, bytes, emitted_at)?;
+                match batch {
+                    Some(b) => b.record(name, bytes)?,
+                    None => singer::write_record(out, prefix, bytes, emitted_at)?,
+                }
                 Ok(Ok(prefix.len() + bytes.len()))
             }
             Route::Mapped { excluded, outputs } => {
+                let mut batch = batch;
                 let mut record: Map<String, Value> = match serde_json::from_str(data.get()) {
                     Ok(r) => r,
                     Err(e) => return Ok(Err(Undelivered(format!("unreadable data: {e}")))),
@@ -125,7 +140,10 @@ impl Route {
                     scratch.clear();
                     serde_json::to_writer(&mut *scratch, &mapped)
                         .expect("writing a JSON value to a Vec cannot fail");
-                    singer::write_record(out, prefix, scratch, emitted_at)?;
+                    match batch.as_deref_mut() {
+                        Some(b) => b.record(&mapper.name, scratch)?,
+                        None => singer::write_record(out, prefix, scratch, emitted_at)?,
+                    }
                     written += prefix.len() + scratch.len();
                 }
                 Ok(Ok(written))
