@@ -431,3 +431,150 @@ fn batch_files_into_postgres_give_the_rows_of_the_record_path() {
     assert_table_is(&db.0, "users", &more.records("users"));
     assert_table_is(&db.0, "orders", &more.records("orders"));
 }
+
+/// The connector fails mid-sync (a TRACE ERROR after 350 records, exit 1) with BATCH output: the
+/// tap exits 1, the target loads what was announced and emits the last STATE it covers; the rows
+/// in Postgres and that STATE agree (every row the STATE claims is there), and a rerun from it
+/// loses nothing: every record once.
+#[test]
+fn a_failure_mid_sync_leaves_postgres_and_the_state_consistent() {
+    let db = Database::new("failure");
+    let target = target_config(&db.0);
+    let w = Workdir::new();
+    let batches = w.path().join("batches");
+    let settings = |fail: bool| {
+        let mut source =
+            json!({"streams": [{"name": "users", "records": 600}], "state_every": 100});
+        if fail {
+            source["trace_error"] = json!({"after_records": 350, "failure_type": "system_error",
+                                           "message": "the API went away"});
+        }
+        let mut s = scripted(source);
+        s["batch_config"] = json!({"encoding": {"format": "jsonl", "compression": "none"},
+                                   "storage": {"root": format!("file://{}", batches.display())},
+                                   "batch_size": 1000});
+        s
+    };
+    let config = w.json("failing.json", &settings(true));
+    let target_config = w.json("target.json", &target);
+    let tee = w.path().join("failing.jsonl");
+    let line = format!(
+        "timeout 600 '{tap}' --config '{config}' 2>/dev/null | timeout 600 tee '{tee}' | \
+         timeout 600 '{target}' --config '{target_config}'; echo \"tap=${{PIPESTATUS[0]}} target=${{PIPESTATUS[2]}}\" >&2",
+        tap = env!("CARGO_BIN_EXE_tap-airbyte"),
+        tee = tee.display(),
+        target = venv().join("bin/target-postgres").display(),
+    );
+    let out = Command::new("timeout")
+        .args(["700", "bash", "-c", &line])
+        .output()
+        .expect("the pipeline runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("tap=1 target=0"), "{stderr}");
+    let last_state: Value = serde_json::from_str(
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .expect("the target emitted the last state it committed"),
+    )
+    .unwrap();
+    let cursor = last_state["airbyte_state"][0]["stream"]["stream_state"]["cursor"]
+        .as_i64()
+        .expect("a cursor");
+    let loaded = rows(&db.0, "users");
+    assert!(cursor >= 300, "{last_state}");
+    assert!(
+        (1..=cursor).all(|id| loaded.contains_key(&id)),
+        "every row the STATE claims is in Postgres (cursor {cursor}, {} rows)",
+        loaded.len()
+    );
+    // The rerun from the target's state, with the connector healthy.
+    let state = w.json("state.json", &last_state);
+    pipeline(
+        &w,
+        "rerun",
+        &settings(false),
+        &target,
+        &["--state", &state],
+        &[],
+    );
+    let all = rows(&db.0, "users");
+    assert_eq!(
+        all.keys().copied().collect::<Vec<_>>(),
+        (1..=600).collect::<Vec<_>>(),
+        "every record once after the rerun"
+    );
+}
+
+/// Meltano with `batch_config` in the extractor's config and target-postgres as the loader: the
+/// rows arrive through BATCH files.
+#[test]
+fn meltano_runs_batch_into_postgres() {
+    let db = Database::new("meltano");
+    let meltano = script("tests/meltano/venv.sh", &[], 900);
+    let w = Workdir::new();
+    let batches = w.path().join("batches");
+    let target = target_config(&db.0);
+    let yml = format!(
+        r#"default_environment: dev
+project_id: tap-airbyte-batch
+send_anonymous_usage_stats: false
+environments:
+  - name: dev
+plugins:
+  extractors:
+    - name: tap-airbyte
+      namespace: tap_airbyte
+      executable: {tap}
+      capabilities: [about, batch, catalog, discover, state]
+      settings:
+        - name: airbyte_spec.image
+        - name: airbyte_spec.tag
+        - name: airbyte_config
+          kind: object
+        - name: batch_config
+          kind: object
+      config:
+        airbyte_spec: {{image: {SCRIPTED}, tag: dev}}
+        airbyte_config:
+          streams: [{{name: users, records: 500}}]
+          state_every: 100
+        batch_config:
+          encoding: {{format: jsonl, compression: gzip}}
+          storage: {{root: "file://{batches}"}}
+          batch_size: 200
+  loaders:
+    - name: target-postgres
+      namespace: target_postgres
+      executable: {target}
+      config: {target_json}
+"#,
+        tap = env!("CARGO_BIN_EXE_tap-airbyte"),
+        batches = batches.display(),
+        target = venv().join("bin/target-postgres").display(),
+        target_json = target,
+    );
+    std::fs::write(w.path().join("meltano.yml"), yml).unwrap();
+    let out = Command::new("timeout")
+        .args([
+            "900",
+            &format!("{meltano}/meltano/bin/meltano"),
+            "run",
+            "tap-airbyte",
+            "target-postgres",
+        ])
+        .current_dir(w.path())
+        .env("MELTANO_SEND_ANONYMOUS_USAGE_STATS", "false")
+        .output()
+        .expect("meltano runs");
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "meltano run:\n{log}");
+    let loaded = rows(&db.0, "users");
+    assert_eq!(
+        loaded.keys().copied().collect::<Vec<_>>(),
+        (1..=500).collect::<Vec<_>>()
+    );
+    let files = std::fs::read_dir(&batches).unwrap().count();
+    assert!(files >= 3, "the rows came through batch files ({files})");
+}
