@@ -284,7 +284,8 @@ fn records_into_postgres_then_incremental() {
 }
 
 /// The real airbyte-source-faker from PyPI, run natively (examples/faker-native.json, no engine),
-/// through the same pipe: every stream's rows are its RECORD messages' ids. (target-postgres used
+/// through the same pipe: every stream's rows are its RECORD messages' ids, and the same sync
+/// through BATCH files gives the same rows. (target-postgres used
 /// to crash writing the final STATE back out, "Object of type Decimal is not JSON serializable",
 /// on the CDK's `sourceStats.recordCount: 100.0`: the tap's STATE values leave the counts out.)
 #[test]
@@ -328,6 +329,32 @@ fn faker_natively_into_postgres() {
         .map(|l| l.parse().unwrap())
         .collect();
         assert_eq!(stored, sent, "{stream}: the rows are the records' ids");
+    }
+
+    // The same sync through BATCH files (jsonl.gz) into a fresh database gives the same rows.
+    let batched = Database::new("faker_batch");
+    settings["batch_config"] = json!({
+        "encoding": {"format": "jsonl", "compression": "gzip"},
+        "storage": {"root": format!("file://{}", w.path().join("batches").display())}
+    });
+    pipeline(
+        &w,
+        "faker-batch",
+        &settings,
+        &target_config(&batched.0),
+        &[],
+        &[
+            ("DOCKER_HOST", "unix:///nonexistent/docker.sock"),
+            ("TAP_AIRBYTE_CACHE_DIR", &cache),
+        ],
+    );
+    for stream in ["users", "products", "purchases"] {
+        let query = format!("SELECT id FROM tap_e2e.{stream} ORDER BY id");
+        assert_eq!(
+            psql(&batched.0, &query),
+            psql(&db.0, &query),
+            "{stream}: BATCH gives the RECORD path's rows"
+        );
     }
 }
 
