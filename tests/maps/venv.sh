@@ -6,6 +6,10 @@
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 dir=${TAP_AIRBYTE_MAP_TRANSFORM_VENV:-$repo/target/map-transform}
+# Tests running at once (the expression and the mapper oracles) build it once: the others wait.
+mkdir -p "$(dirname "$dir")"
+exec 9>"$dir.lock"
+flock -w 1800 9
 pin="meltano-map-transform==0.12.3 singer-sdk==0.54.9"
 if [ ! -x "$dir/bin/meltano-map-transform" ] || [ "$(cat "$dir/.pin" 2>/dev/null)" != "$pin" ]; then
   rm -rf "$dir"

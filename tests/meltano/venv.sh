@@ -6,6 +6,9 @@ set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 root=${TAP_AIRBYTE_MELTANO_VENVS:-$repo/target/meltano}
 mkdir -p "$root"
+# The Meltano tests run at once: one builds the venvs, the others wait.
+exec 9>"$root/.lock"
+flock -w 1800 9
 venv() { # venv NAME PIN
   local dir="$root/$1"
   if [ -x "$dir/bin/$1" ] && [ "$(cat "$dir/.pin" 2>/dev/null)" = "$2" ]; then return; fi

@@ -5,6 +5,10 @@
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 dir=${TAP_AIRBYTE_POSTGRES_VENV:-$repo/target/postgres-venv}
+# Callers running at once build it once: the others wait.
+mkdir -p "$(dirname "$dir")"
+exec 9>"$dir.lock"
+flock -w 1800 9
 pin="meltanolabs-target-postgres==0.8.1"
 if ! [ -x "$dir/bin/target-postgres" ] || [ "$(cat "$dir/.pin" 2>/dev/null)" != "$pin" ]; then
   rm -rf "$dir"
