@@ -9,21 +9,6 @@
 use crate::util::*;
 use serde_json::Value;
 use std::path::Path;
-use std::process::Command;
-
-fn meltano_venv() -> String {
-    let out = Command::new("timeout")
-        .arg("900")
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/meltano/venv.sh"))
-        .output()
-        .expect("venv.sh runs");
-    assert!(
-        out.status.success(),
-        "building the Meltano venv failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
 
 fn target_jsonl(venv: &str, out: &Path) -> String {
     format!(
@@ -43,13 +28,6 @@ fn target_jsonl(venv: &str, out: &Path) -> String {
     )
 }
 
-const HEADER: &str = "default_environment: dev
-project_id: tap-airbyte-e2e
-send_anonymous_usage_stats: false
-environments:
-  - name: dev
-";
-
 /// The plugin definition as `--about --format meltano` prints it, installed from the wheel, with
 /// a config on the bundled connector and `select:` rules.
 fn project(venv: &str, out_dir: &Path, users: u64) -> String {
@@ -64,7 +42,7 @@ fn project(venv: &str, out_dir: &Path, users: u64) -> String {
         .to_string();
     let definition = definition.replace(&pip_url, &wheel().display().to_string());
     format!(
-        r#"{HEADER}{definition}    config:
+        r#"{MELTANO_HEADER}{definition}    config:
       airbyte_spec:
         image: {SCRIPTED}
         tag: dev
@@ -91,34 +69,6 @@ fn jsonl(path: &Path) -> Vec<Value> {
         .collect()
 }
 
-fn meltano(venv: &str, dir: &Path, args: &[&str]) -> std::process::Output {
-    Command::new("timeout")
-        .arg("900")
-        .arg(format!("{venv}/meltano/bin/meltano"))
-        .args(args)
-        .current_dir(dir)
-        .env("MELTANO_SEND_ANONYMOUS_USAGE_STATS", "false")
-        .env("MELTANO_DISABLE_TRACKING", "true")
-        .output()
-        .expect("meltano runs")
-}
-
-/// Runs a Meltano command that must succeed; returns its stdout and stderr, and prints them
-/// (`--nocapture` shows what Meltano said).
-fn meltano_ok(venv: &str, dir: &Path, args: &[&str]) -> (String, String) {
-    let out = meltano(venv, dir, args);
-    let (stdout, stderr) = (
-        String::from_utf8_lossy(&out.stdout).to_string(),
-        String::from_utf8_lossy(&out.stderr).to_string(),
-    );
-    eprintln!("$ meltano {}\n{stdout}{stderr}", args.join(" "));
-    assert!(
-        out.status.success(),
-        "meltano {args:?} failed:\n{stdout}\n{stderr}"
-    );
-    (stdout, stderr)
-}
-
 #[test]
 fn meltano_installs_the_wheel_and_runs_twice_resuming_from_its_stored_state() {
     scripted_image();
@@ -129,7 +79,7 @@ fn meltano_installs_the_wheel_and_runs_twice_resuming_from_its_stored_state() {
     std::fs::create_dir_all(&out2).unwrap();
     std::fs::write(w.path().join("meltano.yml"), project(&venv, &out1, 5)).unwrap();
 
-    let (_, log) = meltano_ok(&venv, w.path(), &["install"]);
+    let (_, log) = meltano_ok(&venv, w.path(), &["install"], &[]);
     assert!(log.contains("tap-airbyte"), "{log}");
     let installed = w
         .path()
@@ -139,7 +89,7 @@ fn meltano_installs_the_wheel_and_runs_twice_resuming_from_its_stored_state() {
         "the wheel put tap-airbyte on the venv's PATH"
     );
 
-    let (stdout, stderr) = meltano_ok(&venv, w.path(), &["config", "test", "tap-airbyte"]);
+    let (stdout, stderr) = meltano_ok(&venv, w.path(), &["config", "test", "tap-airbyte"], &[]);
     assert!(
         format!("{stdout}{stderr}").contains("Plugin configuration is valid"),
         "{stdout}{stderr}"
@@ -148,6 +98,7 @@ fn meltano_installs_the_wheel_and_runs_twice_resuming_from_its_stored_state() {
         &venv,
         w.path(),
         &["select", "tap-airbyte", "--list", "--all"],
+        &[],
     );
     for line in [
         "[automatic  ] users.id",
@@ -162,7 +113,12 @@ fn meltano_installs_the_wheel_and_runs_twice_resuming_from_its_stored_state() {
             "select --list --all lacks {line:?}:\n{list}"
         );
     }
-    let (catalog, _) = meltano_ok(&venv, w.path(), &["invoke", "tap-airbyte", "--discover"]);
+    let (catalog, _) = meltano_ok(
+        &venv,
+        w.path(),
+        &["invoke", "tap-airbyte", "--discover"],
+        &[],
+    );
     let catalog: Value = serde_json::from_str(&catalog).expect("--discover prints the catalog");
     let streams: Vec<&str> = catalog["streams"]
         .as_array()
@@ -172,7 +128,12 @@ fn meltano_installs_the_wheel_and_runs_twice_resuming_from_its_stored_state() {
         .collect();
     assert_eq!(streams, ["users", "orders", "ignored"]);
 
-    let (_, log) = meltano_ok(&venv, w.path(), &["run", "tap-airbyte", "target-jsonl"]);
+    let (_, log) = meltano_ok(
+        &venv,
+        w.path(),
+        &["run", "tap-airbyte", "target-jsonl"],
+        &[],
+    );
     assert!(
         log.contains("command=\"read\""),
         "Meltano shows the tap's logs:\n{log}"
@@ -203,6 +164,7 @@ fn meltano_installs_the_wheel_and_runs_twice_resuming_from_its_stored_state() {
         &venv,
         w.path(),
         &["state", "get", "dev:tap-airbyte-to-target-jsonl"],
+        &[],
     );
     let stored: Value = serde_json::from_str(&state).expect("the stored state is JSON");
     let airbyte_state = stored["singer_state"]["airbyte_state"]
@@ -217,7 +179,12 @@ fn meltano_installs_the_wheel_and_runs_twice_resuming_from_its_stored_state() {
 
     // More users at the source; the second run must read only the new ones.
     std::fs::write(w.path().join("meltano.yml"), project(&venv, &out2, 8)).unwrap();
-    meltano_ok(&venv, w.path(), &["run", "tap-airbyte", "target-jsonl"]);
+    meltano_ok(
+        &venv,
+        w.path(),
+        &["run", "tap-airbyte", "target-jsonl"],
+        &[],
+    );
     let ids: Vec<i64> = jsonl(&out2.join("users.jsonl"))
         .iter()
         .map(|r| r["id"].as_i64().unwrap())
@@ -247,7 +214,7 @@ fn a_wrapper_project_switches_by_changing_only_pip_url() {
     std::fs::create_dir_all(&out).unwrap();
     let hub = |pip_url: &str| {
         format!(
-            r#"{HEADER}plugins:
+            r#"{MELTANO_HEADER}plugins:
   extractors:
     - name: tap-scripted
       variant: airbyte
@@ -323,6 +290,7 @@ fn a_wrapper_project_switches_by_changing_only_pip_url() {
             "dev:tap-scripted-to-target-jsonl",
             &wrapper_state.to_string(),
         ],
+        &[],
     );
 
     // The switch: pip_url only.
@@ -331,8 +299,18 @@ fn a_wrapper_project_switches_by_changing_only_pip_url() {
         hub(&wheel().display().to_string()),
     )
     .unwrap();
-    meltano_ok(&venv, w.path(), &["install", "extractor", "tap-scripted"]);
-    let (_, log) = meltano_ok(&venv, w.path(), &["run", "tap-scripted", "target-jsonl"]);
+    meltano_ok(
+        &venv,
+        w.path(),
+        &["install", "extractor", "tap-scripted"],
+        &[],
+    );
+    let (_, log) = meltano_ok(
+        &venv,
+        w.path(),
+        &["run", "tap-scripted", "target-jsonl"],
+        &[],
+    );
     assert!(!log.contains("hub-s3cr3t-key"), "{log}");
     let ids: Vec<i64> = jsonl(&out.join("users.jsonl"))
         .iter()
@@ -343,6 +321,7 @@ fn a_wrapper_project_switches_by_changing_only_pip_url() {
         &venv,
         w.path(),
         &["state", "get", "dev:tap-scripted-to-target-jsonl"],
+        &[],
     );
     let stored: Value = serde_json::from_str(&state).unwrap();
     assert_eq!(
@@ -365,13 +344,7 @@ fn meltano_runs_a_native_connector_twice_without_docker() {
     let (out1, out2) = (w.path().join("out1"), w.path().join("out2"));
     let yml = |out: &Path| {
         format!(
-            r#"version: 1
-default_environment: dev
-project_id: tap-airbyte-native-e2e
-send_anonymous_usage_stats: false
-environments:
-  - name: dev
-plugins:
+            r#"{MELTANO_HEADER}plugins:
   extractors:
     - name: tap-airbyte
       namespace: tap_airbyte
@@ -393,54 +366,28 @@ plugins:
           count: 20
           seed: 3
           always_updated: false
-  loaders:
-    - name: target-jsonl
-      namespace: target_jsonl
-      executable: {venv}/target-jsonl/bin/target-jsonl
-      settings:
-        - name: destination_path
-        - name: do_timestamp_file
-          kind: boolean
-      config:
-        destination_path: {out}
-        do_timestamp_file: false
-"#,
-            out = out.display()
+{loaders}"#,
+            loaders = target_jsonl(&venv, out)
         )
     };
+    let env = [
+        ("DOCKER_HOST", "unix:///nonexistent/docker.sock"),
+        ("TAP_AIRBYTE_CACHE_DIR", cache.to_str().unwrap()),
+    ];
     let run = |out: &Path| {
         std::fs::create_dir_all(out).unwrap();
         std::fs::write(w.path().join("meltano.yml"), yml(out)).unwrap();
-        Command::new("timeout")
-            .args([
-                "900",
-                &format!("{venv}/meltano/bin/meltano"),
-                "run",
-                "tap-airbyte",
-                "target-jsonl",
-            ])
-            .current_dir(w.path())
-            .env("MELTANO_SEND_ANONYMOUS_USAGE_STATS", "false")
-            .env("MELTANO_DISABLE_TRACKING", "true")
-            .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
-            .env("TAP_AIRBYTE_CACHE_DIR", &cache)
-            .output()
-            .expect("meltano runs")
+        meltano_ok(
+            &venv,
+            w.path(),
+            &["run", "tap-airbyte", "target-jsonl"],
+            &env,
+        );
     };
-    let first = run(&out1);
-    assert!(
-        first.status.success(),
-        "first meltano run:\n{}",
-        String::from_utf8_lossy(&first.stderr)
-    );
+    run(&out1);
     assert_eq!(jsonl(&out1.join("users.jsonl")).len(), 20);
     assert_eq!(jsonl(&out1.join("purchases.jsonl")).len(), 20);
-    let second = run(&out2);
-    assert!(
-        second.status.success(),
-        "second meltano run:\n{}",
-        String::from_utf8_lossy(&second.stderr)
-    );
+    run(&out2);
     assert!(
         jsonl(&out2.join("users.jsonl")).is_empty(),
         "the second run resumed from the state Meltano kept"
@@ -458,7 +405,7 @@ fn meltano_loads_only_what_the_stream_map_leaves() {
     std::fs::create_dir_all(&out).unwrap();
     let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
     let yml = format!(
-        r#"{HEADER}plugins:
+        r#"{MELTANO_HEADER}plugins:
   extractors:
     - name: tap-shop
       namespace: tap_airbyte
@@ -493,7 +440,7 @@ fn meltano_loads_only_what_the_stream_map_leaves() {
         loaders = target_jsonl(&venv, &out)
     );
     std::fs::write(w.path().join("meltano.yml"), yml).unwrap();
-    meltano_ok(&venv, w.path(), &["run", "tap-shop", "target-jsonl"]);
+    meltano_ok(&venv, w.path(), &["run", "tap-shop", "target-jsonl"], &[]);
     let customers = jsonl(&out.join("customers.jsonl"));
     assert!(!customers.is_empty());
     let mut hashed = 0;

@@ -539,17 +539,12 @@ fn a_failure_mid_sync_leaves_postgres_and_the_state_consistent() {
 #[test]
 fn meltano_runs_batch_into_postgres() {
     let db = Database::new("meltano");
-    let meltano = script("tests/meltano/venv.sh", &[], 900);
+    let meltano = meltano_venv();
     let w = Workdir::new();
     let batches = w.path().join("batches");
     let target = target_config(&db.0);
     let yml = format!(
-        r#"default_environment: dev
-project_id: tap-airbyte-batch
-send_anonymous_usage_stats: false
-environments:
-  - name: dev
-plugins:
+        r#"{MELTANO_HEADER}plugins:
   extractors:
     - name: tap-airbyte
       namespace: tap_airbyte
@@ -583,20 +578,12 @@ plugins:
         target_json = target,
     );
     std::fs::write(w.path().join("meltano.yml"), yml).unwrap();
-    let out = Command::new("timeout")
-        .args([
-            "900",
-            &format!("{meltano}/meltano/bin/meltano"),
-            "run",
-            "tap-airbyte",
-            "target-postgres",
-        ])
-        .current_dir(w.path())
-        .env("MELTANO_SEND_ANONYMOUS_USAGE_STATS", "false")
-        .output()
-        .expect("meltano runs");
-    let log = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "meltano run:\n{log}");
+    meltano_ok(
+        &meltano,
+        w.path(),
+        &["run", "tap-airbyte", "target-postgres"],
+        &[],
+    );
     let loaded = rows(&db.0, "users");
     assert_eq!(
         loaded.keys().copied().collect::<Vec<_>>(),

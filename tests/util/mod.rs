@@ -360,3 +360,51 @@ pub fn wheel() -> &'static Path {
         path
     })
 }
+
+/// The head of every test's meltano.yml.
+pub const MELTANO_HEADER: &str = "default_environment: dev
+project_id: tap-airbyte-e2e
+send_anonymous_usage_stats: false
+environments:
+  - name: dev
+";
+
+/// The folder with the Meltano and target-jsonl venvs (tests/meltano/venv.sh, cached).
+pub fn meltano_venv() -> String {
+    let out = Command::new("timeout")
+        .arg("900")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/meltano/venv.sh"))
+        .output()
+        .expect("venv.sh runs");
+    assert!(
+        out.status.success(),
+        "building the Meltano venv failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// Runs a Meltano command (with a timeout) that must succeed, with these extra variables; returns
+/// its stdout and stderr and prints them (`--nocapture` shows what Meltano said).
+pub fn meltano_ok(venv: &str, dir: &Path, args: &[&str], env: &[(&str, &str)]) -> (String, String) {
+    let out = Command::new("timeout")
+        .arg("900")
+        .arg(format!("{venv}/meltano/bin/meltano"))
+        .args(args)
+        .current_dir(dir)
+        .env("MELTANO_SEND_ANONYMOUS_USAGE_STATS", "false")
+        .env("MELTANO_DISABLE_TRACKING", "true")
+        .envs(env.iter().copied())
+        .output()
+        .expect("meltano runs");
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout).to_string(),
+        String::from_utf8_lossy(&out.stderr).to_string(),
+    );
+    eprintln!("$ meltano {}\n{stdout}{stderr}", args.join(" "));
+    assert!(
+        out.status.success(),
+        "meltano {args:?} failed:\n{stdout}\n{stderr}"
+    );
+    (stdout, stderr)
+}
