@@ -1,18 +1,21 @@
 #!/usr/bin/env python3
-"""Benchmark: the tap against a raw `docker run` of the same image, side by side, alternately.
+"""Benchmark: the tap against the connector alone, side by side, alternately.
 
-    docker/bench.py [--records N] [--runs K] [--rss-sweep]
+    docker/bench.py [--records N] [--runs K] [--rss-sweep] [--before PATH] [--only read,native,…]
 
 Builds what it needs (release binary, the bundled connector's image), then for a source that writes
 records at pipe speed (one stream, ~250-byte RECORD lines) runs, K times each and alternately:
-  raw:  docker run --rm -v DIR:/data IMAGE read --config … --catalog … > /dev/null
-  tap:  tap-airbyte --config … --catalog … > /dev/null
-and prints medians and ratios: wall time, the tap's own CPU per record (user+sys of the tap process,
-from wait4), its peak RSS, records/s and MB/s. Then the same for spec, check and discover. Then the
-native row, with no Docker: the tap running the same connector as a local executable
-(`airbyte_spec.executable`) against the connector binary alone writing to /dev/null; the tap's own
-CPU per record is its process tree's CPU less the connector's alone (wait4 counts a reaped child in
-its parent's usage).
+  alone: docker run -d --log-driver none IMAGE read … then docker wait: the same container writing
+         the same records with nobody reading them, the limit a sync can reach;
+  cli:   docker run --rm IMAGE read … > /dev/null, the Docker CLI reading them (a second reference);
+  tap:   tap-airbyte --config … --catalog … > /dev/null
+  (before: the same with another tap binary, --before PATH, e.g. a build of an earlier commit)
+and prints medians and ratios to the connector alone: wall time, the tap's own CPU per record
+(user+sys of the tap process, from wait4), its peak RSS, records/s and MB/s. Then spec, check and
+discover against `docker run`. Then the native row, with no Docker: the tap running the same
+connector as a local executable (`airbyte_spec.executable`) against the connector binary alone
+writing to /dev/null; the tap's own CPU per record is its process tree's CPU less the connector's
+alone (wait4 counts a reaped child in its parent's usage).
 --rss-sweep also measures the tap's peak RSS at 100k, 500k, 1M and 2M records.
 It is a benchmark, not a test: it asserts nothing and its numbers depend on the machine.
 """
@@ -96,17 +99,42 @@ def commands(d):
     }
 
 
-def compare(name, raw, tap, runs):
-    r, t = [], []
+def alone(d):
+    """The connector's container with nobody reading its output: `docker run -d --log-driver none`,
+    then `docker wait`; returns (wall s, 0, 0, exit code) like `timed`."""
+    t0 = time.perf_counter()
+    cid = subprocess.run(["docker", "run", "-d", "--log-driver", "none", "-v", f"{d}:/data", IMAGE, "read",
+                          "--config", "/data/connector.json", "--catalog", "/data/catalog.json"],
+                         check=True, capture_output=True, text=True).stdout.strip()
+    code = int(subprocess.run(["docker", "wait", cid], check=True, capture_output=True, text=True).stdout)
+    wall = time.perf_counter() - t0
+    subprocess.run(["docker", "rm", cid], check=True, capture_output=True)
+    return wall, 0.0, 0, code
+
+
+def with_tap(argv, tap):
+    return [tap] + argv[1:] if argv[0] == TAP else argv
+
+
+def compare(name, runners, runs):
+    """Runs each of `runners` ({column: () -> timed tuple}) `runs` times, alternating; medians."""
+    got = {k: [] for k in runners}
     for _ in range(runs):
-        r.append(timed(raw))
-        t.append(timed(tap))
-    for rc in [x[3] for x in r + t]:
-        if rc != 0:
-            sys.exit(f"{name}: a run failed with exit code {rc}")
-    med = lambda xs, i: statistics.median(x[i] for x in xs)
-    return {"raw_wall": med(r, 0), "raw_cpu": med(r, 1), "tap_wall": med(t, 0), "tap_cpu": med(t, 1),
-            "tap_rss_kib": med(t, 2)}
+        for k, run in runners.items():
+            got[k].append(run())
+    for k, xs in got.items():
+        for x in xs:
+            if x[3] != 0:
+                sys.exit(f"{name} ({k}): a run failed with exit code {x[3]}")
+    med = lambda k, i: statistics.median(x[i] for x in got[k])
+    return {k: {"wall": med(k, 0), "cpu": med(k, 1), "rss_kib": med(k, 2)} for k in runners}
+
+
+def taps(argv, before):
+    cols = {"tap": lambda: timed(argv)}
+    if before:
+        cols["before"] = lambda: timed(with_tap(argv, before))
+    return cols
 
 
 def main():
@@ -114,12 +142,16 @@ def main():
     ap.add_argument("--records", type=int, default=1_000_000)
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--rss-sweep", action="store_true")
+    ap.add_argument("--before", help="another tap binary, measured in the same runs (a build of an earlier commit)")
+    ap.add_argument("--only", default="read,spec,check,discover,native",
+                    help="comma-separated rows to run (read, spec, check, discover, native)")
     ap.add_argument("--maps", action="store_true",
                     help="only the tap's own CPU per record natively: no maps, a map that hashes one "
                          "property and drops another, flattening to depth 2")
     a = ap.parse_args()
     if a.maps:
         return bench_maps(a)
+    rows = a.only.split(",")
     sh(["cargo", "build", "--release", "--quiet"], cwd=REPO)
     sh([os.path.join(REPO, "docker", "build-images.sh"), "scripted"])
     with tempfile.TemporaryDirectory() as d:
@@ -127,28 +159,44 @@ def main():
         cmds = commands(d)
         print(f"source: {a.records} records, {size / a.records:.0f} bytes per line, {size / 1e6:.0f} MB; "
               f"{a.runs} runs each, alternating; medians")
-        m = compare("read", *cmds["read"], a.runs)
-        print(f"read      raw {m['raw_wall']:.3f} s   tap {m['tap_wall']:.3f} s   ratio {m['tap_wall'] / m['raw_wall']:.3f}"
-              f"   (target <= 1.05)")
-        print(f"          tap CPU {m['tap_cpu'] * 1e6 / a.records:.3f} us/record (target <= 1)   "
-              f"peak RSS {m['tap_rss_kib'] / 1024:.1f} MiB (target <= 20)")
-        print(f"          {a.records / m['tap_wall']:,.0f} records/s, {size / m['tap_wall'] / 1e6:.0f} MB/s through the tap")
+        if "read" in rows:
+            cli, tap = cmds["read"]
+            m = compare("read", {"alone": lambda: alone(d), "cli": lambda: timed(cli), **taps(tap, a.before)},
+                        a.runs)
+            base = m["alone"]["wall"]
+            print(f"read      connector alone {base:.3f} s   docker CLI {m['cli']['wall']:.3f} s "
+                  f"(ratio {m['cli']['wall'] / base:.2f})")
+            for k in [k for k in m if k in ("tap", "before")]:
+                t = m[k]
+                print(f"  {k:7} wall {t['wall']:.3f} s  ratio to alone {t['wall'] / base:.3f} (target <= 1.10)   "
+                      f"CPU {t['cpu'] * 1e6 / a.records:.3f} us/record (target <= 0.3)   "
+                      f"peak RSS {t['rss_kib'] / 1024:.1f} MiB (target <= 16)   "
+                      f"{a.records / t['wall']:,.0f} records/s, {size / t['wall'] / 1e6:.0f} MB/s")
         for name in ["spec", "check", "discover"]:
-            m = compare(name, *cmds[name], a.runs)
-            print(f"{name:9} raw {m['raw_wall']:.3f} s   tap {m['tap_wall']:.3f} s   ratio "
-                  f"{m['tap_wall'] / m['raw_wall']:.3f}   (target <= 1.10)")
-        m = compare("native", *cmds["native"], a.runs)
-        own = max(m["tap_cpu"] - m["raw_cpu"], 0.0)
-        print(f"native    connector alone {m['raw_wall']:.3f} s   tap {m['tap_wall']:.3f} s   ratio "
-              f"{m['tap_wall'] / m['raw_wall']:.3f}   tap's own CPU {own * 1e6 / a.records:.3f} us/record   "
-              f"peak RSS {m['tap_rss_kib'] / 1024:.1f} MiB")
+            if name not in rows:
+                continue
+            raw, tap = cmds[name]
+            m = compare(name, {"raw": lambda: timed(raw), **taps(tap, a.before)}, a.runs)
+            print(f"{name:9} docker run {m['raw']['wall']:.3f} s   " + "   ".join(
+                f"{k} {m[k]['wall']:.3f} s (ratio {m[k]['wall'] / m['raw']['wall']:.3f})"
+                for k in m if k != "raw") + "   (target <= 1.10)")
+        if "native" in rows:
+            raw, tap = cmds["native"]
+            m = compare("native", {"alone": lambda: timed(raw), **taps(tap, a.before)}, a.runs)
+            base = m["alone"]
+            print(f"native    connector alone to /dev/null {base['wall']:.3f} s")
+            for k in [k for k in m if k != "alone"]:
+                own = max(m[k]["cpu"] - base["cpu"], 0.0)
+                print(f"  {k:7} wall {m[k]['wall']:.3f} s  ratio {m[k]['wall'] / base['wall']:.3f} (target <= 1.05)   "
+                      f"own CPU {own * 1e6 / a.records:.3f} us/record   peak RSS {m[k]['rss_kib'] / 1024:.1f} MiB")
     if a.rss_sweep:
         for n in [100_000, 500_000, 1_000_000, 2_000_000]:
             with tempfile.TemporaryDirectory() as d:
                 setup(d, n)
-                m = compare("read", *commands(d)["read"], 1)
-                print(f"rss sweep {n:>9} records: tap peak RSS {m['tap_rss_kib'] / 1024:.1f} MiB, "
-                      f"CPU {m['tap_cpu'] * 1e6 / n:.3f} us/record")
+                tap = commands(d)["read"][1]
+                m = compare("read", {"tap": lambda: timed(tap)}, 1)["tap"]
+                print(f"rss sweep {n:>9} records: tap peak RSS {m['rss_kib'] / 1024:.1f} MiB, "
+                      f"CPU {m['cpu'] * 1e6 / n:.3f} us/record")
 
 
 MAPS = {

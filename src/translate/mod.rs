@@ -7,6 +7,7 @@
 //! - [`state`]: state input shapes, merging, and the Singer STATE value.
 //! - [`schema`]: Airbyte JSON Schema dialect → Singer-friendly schemas.
 //! - [`redact`]: secrets kept off logs and errors.
+//! - [`scan`]: the reader's fast path, one validating pass over a RECORD line.
 //! - [`reader`]: the per-line translator and what a run produced ([`reader::Outcome`]).
 //! - [`batch`]: BATCH output: records in files announced before every STATE.
 //! - [`route`]: where a stream's records go after translation: spliced as they are (minus
@@ -17,6 +18,7 @@ pub mod catalog;
 pub mod reader;
 pub mod redact;
 pub mod route;
+pub mod scan;
 pub mod schema;
 pub mod singer;
 pub mod state;

@@ -25,6 +25,7 @@ use super::batch::{BatchConfig, Batcher};
 use super::catalog::StreamPlan;
 use super::redact::Redactor;
 use super::route::{Route, Undelivered};
+use super::scan;
 use super::singer;
 use super::state::StateStore;
 use crate::maps::mapper::{MapError, Maps};
@@ -243,6 +244,9 @@ impl Reader {
                 return Ok(());
             }
         };
+        if let Some(r) = scan::record(text) {
+            return self.on_record(line, r, out);
+        }
         let envelope: Envelope = match serde_json::from_str(text) {
             Ok(e) => e,
             Err(e) if unreadable_could_be_message(text) => {
@@ -255,7 +259,15 @@ impl Reader {
         };
         match envelope.kind.as_ref() {
             "RECORD" => match envelope.record {
-                Some(r) => self.on_record(line, r, out)?,
+                Some(r) => {
+                    let r = scan::Record {
+                        stream: &r.stream,
+                        namespace: r.namespace.as_deref(),
+                        data: r.data.get(),
+                        emitted_at: r.emitted_at.map(|f| f as i64),
+                    };
+                    self.on_record(line, r, out)?
+                }
                 None => self.damaged(line, "a RECORD without `record`", out)?,
             },
             "STATE" => match envelope.state {
@@ -298,24 +310,24 @@ impl Reader {
     fn on_record(
         &mut self,
         line: &[u8],
-        r: super::airbyte::RecordView<'_>,
+        r: scan::Record<'_>,
         out: &mut impl Write,
     ) -> io::Result<()> {
-        let data = r.data.get().trim_start();
-        if !data.starts_with('{') {
+        if !r.data.starts_with('{') {
             return self.damaged(line, "a RECORD whose `data` is not a JSON object", out);
         }
-        let namespace = r.namespace.as_deref();
-        let i = match self.find(&r.stream, namespace) {
+        let i = match self.find(r.stream, r.namespace) {
             Ok(i) => i,
-            Err(miss) => return self.unknown_stream(&r.stream, namespace, miss, out),
+            Err(miss) => return self.unknown_stream(r.stream, r.namespace, miss, out),
         };
         let s = &mut self.streams[i];
-        let at = r.emitted_at.map(|f| f as i64);
-        match s
-            .route
-            .deliver(r.data, at, &mut self.scratch, self.batch.as_mut(), out)?
-        {
+        match s.route.deliver(
+            r.data,
+            r.emitted_at,
+            &mut self.scratch,
+            self.batch.as_mut(),
+            out,
+        )? {
             Ok(written) => {
                 s.records += 1;
                 self.outcome.records += 1;
@@ -768,7 +780,7 @@ mod tests {
             RawValue::from_string(r#"{"id":1,"secret":"x","n":1.50,"q\"k":{"gone":1}}"#.into())
                 .unwrap();
         let excluded = HashSet::from(["secret".to_string(), "gone".to_string()]);
-        crate::translate::route::without(&excluded, &data, &mut bytes);
+        crate::translate::route::without(&excluded, data.get(), &mut bytes);
         assert_eq!(
             String::from_utf8(bytes).unwrap(),
             r#"{"id":1,"n":1.50,"q\"k":{"gone":1}}"#

@@ -15,7 +15,6 @@ use super::airbyte::Fields;
 use super::batch::Batcher;
 use super::singer;
 use crate::maps::mapper::{MapError, Maps, StreamMapper};
-use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use std::collections::HashSet;
 use std::io::{self, Write};
@@ -94,7 +93,7 @@ impl Route {
     /// buffer.
     pub fn deliver(
         &self,
-        data: &RawValue,
+        data: &str,
         emitted_at: Option<i64>,
         scratch: &mut Vec<u8>,
         batch: Option<&mut Batcher>,
@@ -107,7 +106,7 @@ impl Route {
                 excluded,
             } => {
                 let bytes = if excluded.is_empty() {
-                    data.get().as_bytes()
+                    data.as_bytes()
                 } else {
                     without(excluded, data, scratch);
                     scratch.as_slice()
@@ -120,7 +119,7 @@ impl Route {
             }
             Route::Mapped { excluded, outputs } => {
                 let mut batch = batch;
-                let mut record: Map<String, Value> = match serde_json::from_str(data.get()) {
+                let mut record: Map<String, Value> = match serde_json::from_str(data) {
                     Ok(r) => r,
                     Err(e) => return Ok(Err(Undelivered(format!("unreadable data: {e}")))),
                 };
@@ -154,10 +153,10 @@ impl Route {
 
 /// `data` re-encoded without the `excluded` top-level properties (values untouched), into `buf`.
 /// Data that is not an object is passed on as it is.
-pub(crate) fn without(excluded: &HashSet<String>, data: &RawValue, buf: &mut Vec<u8>) {
+pub(crate) fn without(excluded: &HashSet<String>, data: &str, buf: &mut Vec<u8>) {
     buf.clear();
-    let Ok(fields) = serde_json::from_str::<Fields>(data.get()) else {
-        buf.extend_from_slice(data.get().as_bytes());
+    let Ok(fields) = serde_json::from_str::<Fields>(data) else {
+        buf.extend_from_slice(data.as_bytes());
         return;
     };
     buf.push(b'{');

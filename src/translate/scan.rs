@@ -1,0 +1,498 @@
+//! The fast path of the reader: one pass over a line that validates it as JSON and finds what a
+//! RECORD carries (stream, namespace, the raw `data` object, `emitted_at`), without building
+//! anything. It covers the line connectors write millions of times, in the form they write it:
+//!
+//! `{"type":"RECORD","record":{"stream":"s","data":{…},"emitted_at":1700000000000}}`
+//!
+//! in any key order, with or without spaces, with other keys inside `record`. Anything else (other
+//! message types, escapes in the keys or names the tap reads, a fractional `emitted_at`, tabs or
+//! other control bytes anywhere, deep nesting, invalid JSON) gives `None`, and the reader reads the
+//! line the general way ([`super::airbyte::Envelope`], serde_json), which decides it exactly: this
+//! scanner says `Some` only for lines that serde_json reads without error into the same fields
+//! (`tests` hold it to that on the corpus and on random mutations of it).
+//!
+//! Strings are skipped with `memchr2` (SIMD) to their closing quote or next escape; a line holding
+//! no byte below 0x20 (checked first, in a loop the compiler vectorizes) cannot hold a control
+//! character inside a string, so that check is not repeated per string.
+use memchr::memchr2;
+
+/// What the reader needs of a RECORD line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Record<'a> {
+    pub stream: &'a str,
+    pub namespace: Option<&'a str>,
+    /// The `data` object, exactly as written.
+    pub data: &'a str,
+    /// `emitted_at` in milliseconds, as the general path reads it (`f64` then `as i64`).
+    pub emitted_at: Option<i64>,
+}
+
+/// Nesting beyond this is left to the general path (serde_json's own limit is 128).
+const MAX_DEPTH: u32 = 100;
+
+/// The RECORD in `line` (a whole line, without its newline), when it is valid JSON in the plain
+/// form; `None` otherwise (see the module's documentation).
+pub fn record(line: &str) -> Option<Record<'_>> {
+    let b = line.as_bytes();
+    if has_control_byte(b) {
+        return None;
+    }
+    let mut s = Scan { b, i: 0, depth: 0 };
+    s.ws();
+    s.eat(b'{')?;
+    s.depth = 1;
+    let mut kind = None;
+    let mut record = None;
+    s.ws();
+    loop {
+        let key = s.plain_string()?;
+        s.ws();
+        s.eat(b':')?;
+        s.ws();
+        match key {
+            b"type" if kind.is_none() => kind = Some(s.plain_string()?),
+            b"record" if record.is_none() => record = Some(s.record()?),
+            _ => return None,
+        }
+        s.ws();
+        match s.next()? {
+            b',' => s.ws(),
+            b'}' => break,
+            _ => return None,
+        }
+    }
+    s.ws();
+    if s.i != b.len() || kind? != b"RECORD" {
+        return None;
+    }
+    let (stream, namespace, data, emitted_at) = record?;
+    let text = |(from, to): (usize, usize)| &line[from..to];
+    Some(Record {
+        stream: text(stream),
+        namespace: namespace.map(text),
+        data: text(data),
+        emitted_at,
+    })
+}
+
+/// Any byte below 0x20 (control characters, tabs and line breaks included).
+fn has_control_byte(b: &[u8]) -> bool {
+    let mut chunks = b.chunks_exact(32);
+    for c in &mut chunks {
+        // No early exit inside a chunk: the compiler turns this into a few vector instructions.
+        if c.iter().fold(false, |any, &x| any | (x < 0x20)) {
+            return true;
+        }
+    }
+    chunks.remainder().iter().any(|&x| x < 0x20)
+}
+
+/// The first `"` or `\` in `b`. Most strings in a record are short (keys, ids, timestamps): the
+/// first 32 bytes are searched 8 at a time in a register, the rest with `memchr2` (SIMD), whose
+/// set-up costs more than a short string does.
+fn quote_or_backslash(b: &[u8]) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let mut at = 0;
+    while at + 8 <= b.len().min(32) {
+        let word = u64::from_le_bytes(b[at..at + 8].try_into().expect("8 bytes"));
+        let quote = word ^ (ONES * u64::from(b'"'));
+        let backslash = word ^ (ONES * u64::from(b'\\'));
+        // A byte of `quote` or `backslash` is zero where `word` holds that character; the lowest
+        // flagged byte is the first match (the trick can flag bytes above a match, never below).
+        let zero =
+            (quote.wrapping_sub(ONES) & !quote | backslash.wrapping_sub(ONES) & !backslash) & HIGHS;
+        if zero != 0 {
+            return Some(at + zero.trailing_zeros() as usize / 8);
+        }
+        at += 8;
+    }
+    memchr2(b'"', b'\\', &b[at..]).map(|i| at + i)
+}
+
+type Span = (usize, usize);
+
+struct Scan<'a> {
+    b: &'a [u8],
+    i: usize,
+    depth: u32,
+}
+
+impl<'a> Scan<'a> {
+    /// Spaces only: a line with tabs or line breaks never gets here.
+    fn ws(&mut self) {
+        while self.b.get(self.i) == Some(&b' ') {
+            self.i += 1;
+        }
+    }
+
+    fn next(&mut self) -> Option<u8> {
+        let c = *self.b.get(self.i)?;
+        self.i += 1;
+        Some(c)
+    }
+
+    fn eat(&mut self, c: u8) -> Option<()> {
+        (self.next()? == c).then_some(())
+    }
+
+    /// A string without escapes; its contents.
+    fn plain_string(&mut self) -> Option<&'a [u8]> {
+        let (from, to) = self.string_span()?;
+        Some(&self.b[from..to])
+    }
+
+    fn string_span(&mut self) -> Option<Span> {
+        let (span, escaped) = self.string()?;
+        (!escaped).then_some(span)
+    }
+
+    /// A string; its contents' span and whether it holds escapes.
+    fn string(&mut self) -> Option<(Span, bool)> {
+        self.eat(b'"')?;
+        let from = self.i;
+        let mut escaped = false;
+        loop {
+            let at = self.i + quote_or_backslash(&self.b[self.i..])?;
+            if self.b[at] == b'"' {
+                self.i = at + 1;
+                return Some(((from, at), escaped));
+            }
+            escaped = true;
+            self.i = at + 1;
+            match self.next()? {
+                b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => {}
+                b'u' => {
+                    let hex = self.b.get(self.i..self.i + 4)?;
+                    if !hex.iter().all(u8::is_ascii_hexdigit) {
+                        return None;
+                    }
+                    self.i += 4;
+                }
+                _ => return None,
+            }
+        }
+    }
+
+    /// Any JSON value, validated and skipped.
+    fn value(&mut self) -> Option<()> {
+        match *self.b.get(self.i)? {
+            b'{' => self.object(),
+            b'[' => self.array(),
+            b'"' => self.string().map(drop),
+            b'-' | b'0'..=b'9' => self.number().map(drop),
+            b't' => self.literal(b"true"),
+            b'f' => self.literal(b"false"),
+            b'n' => self.literal(b"null"),
+            _ => None,
+        }
+    }
+
+    fn literal(&mut self, word: &[u8]) -> Option<()> {
+        if self.b.get(self.i..self.i + word.len())? != word {
+            return None;
+        }
+        self.i += word.len();
+        Some(())
+    }
+
+    fn enter(&mut self) -> Option<()> {
+        self.depth += 1;
+        (self.depth <= MAX_DEPTH).then_some(())
+    }
+
+    fn object(&mut self) -> Option<()> {
+        self.enter()?;
+        self.i += 1;
+        self.ws();
+        if self.b.get(self.i) == Some(&b'}') {
+            self.i += 1;
+            self.depth -= 1;
+            return Some(());
+        }
+        loop {
+            self.string()?;
+            self.ws();
+            self.eat(b':')?;
+            self.ws();
+            self.value()?;
+            self.ws();
+            match self.next()? {
+                b',' => self.ws(),
+                b'}' => break,
+                _ => return None,
+            }
+        }
+        self.depth -= 1;
+        Some(())
+    }
+
+    fn array(&mut self) -> Option<()> {
+        self.enter()?;
+        self.i += 1;
+        self.ws();
+        if self.b.get(self.i) == Some(&b']') {
+            self.i += 1;
+            self.depth -= 1;
+            return Some(());
+        }
+        loop {
+            self.value()?;
+            self.ws();
+            match self.next()? {
+                b',' => self.ws(),
+                b']' => break,
+                _ => return None,
+            }
+        }
+        self.depth -= 1;
+        Some(())
+    }
+
+    /// A number as JSON writes it; whether it is an integer (no fraction, no exponent).
+    fn number(&mut self) -> Option<bool> {
+        if self.b.get(self.i) == Some(&b'-') {
+            self.i += 1;
+        }
+        match *self.b.get(self.i)? {
+            b'0' => self.i += 1,
+            b'1'..=b'9' => self.digits(),
+            _ => return None,
+        }
+        let mut integer = true;
+        if self.b.get(self.i) == Some(&b'.') {
+            self.i += 1;
+            self.some_digits()?;
+            integer = false;
+        }
+        if matches!(self.b.get(self.i), Some(b'e' | b'E')) {
+            self.i += 1;
+            if matches!(self.b.get(self.i), Some(b'+' | b'-')) {
+                self.i += 1;
+            }
+            self.some_digits()?;
+            integer = false;
+        }
+        Some(integer)
+    }
+
+    fn digits(&mut self) {
+        while self.b.get(self.i).is_some_and(u8::is_ascii_digit) {
+            self.i += 1;
+        }
+    }
+
+    fn some_digits(&mut self) -> Option<()> {
+        let from = self.i;
+        self.digits();
+        (self.i > from).then_some(())
+    }
+
+    /// The `record` object: stream, namespace, data (an object) and emitted_at; other keys are
+    /// validated and skipped, as the general path ignores them.
+    #[allow(clippy::type_complexity)]
+    fn record(&mut self) -> Option<(Span, Option<Span>, Span, Option<i64>)> {
+        if self.b.get(self.i) != Some(&b'{') {
+            return None;
+        }
+        self.enter()?;
+        self.i += 1;
+        let (mut stream, mut namespace, mut data, mut emitted_at) = (None, None, None, None);
+        self.ws();
+        loop {
+            let key = self.plain_string()?;
+            self.ws();
+            self.eat(b':')?;
+            self.ws();
+            match key {
+                b"stream" if stream.is_none() => stream = Some(self.string_span()?),
+                b"namespace" if namespace.is_none() => {
+                    namespace = Some(if self.b.get(self.i) == Some(&b'n') {
+                        self.literal(b"null")?;
+                        None
+                    } else {
+                        Some(self.string_span()?)
+                    })
+                }
+                b"data" if data.is_none() => {
+                    if self.b.get(self.i) != Some(&b'{') {
+                        return None;
+                    }
+                    let from = self.i;
+                    self.object()?;
+                    data = Some((from, self.i));
+                }
+                b"emitted_at" if emitted_at.is_none() => {
+                    emitted_at = Some(if self.b.get(self.i) == Some(&b'n') {
+                        self.literal(b"null")?;
+                        None
+                    } else {
+                        Some(self.millis()?)
+                    })
+                }
+                b"stream" | b"namespace" | b"data" | b"emitted_at" => return None,
+                _ => self.value()?,
+            }
+            self.ws();
+            match self.next()? {
+                b',' => self.ws(),
+                b'}' => break,
+                _ => return None,
+            }
+        }
+        self.depth -= 1;
+        Some((stream?, namespace.flatten(), data?, emitted_at.flatten()))
+    }
+
+    /// An integer `emitted_at` of at most 18 digits, as the general path reads it (through f64).
+    fn millis(&mut self) -> Option<i64> {
+        let from = self.i;
+        if !self.number()? || self.i - from > 18 {
+            return None;
+        }
+        let text = std::str::from_utf8(&self.b[from..self.i]).ok()?;
+        let n: i64 = text.parse().ok()?;
+        Some(n as f64 as i64)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::translate::airbyte::Envelope;
+
+    /// What the general path reads from a line, in the scanner's terms (None: not a RECORD it
+    /// reads without error).
+    fn general(line: &str) -> Option<Record<'_>> {
+        let e: Envelope = serde_json::from_str(line).ok()?;
+        let r = e.record?;
+        if e.kind != "RECORD" || !r.data.get().starts_with('{') {
+            return None;
+        }
+        let leak = |s: std::borrow::Cow<'_, str>| -> &'static str {
+            Box::leak(s.into_owned().into_boxed_str())
+        };
+        Some(Record {
+            stream: leak(r.stream),
+            namespace: r.namespace.map(leak),
+            data: leak(r.data.get().into()),
+            emitted_at: r.emitted_at.map(|f| f as i64),
+        })
+    }
+
+    fn same(line: &str) {
+        if let Some(fast) = record(line) {
+            assert_eq!(Some(fast), general(line), "{line}");
+        }
+    }
+
+    #[test]
+    fn reads_the_plain_record_in_any_key_order_and_spacing() {
+        let lines = [
+            r#"{"type":"RECORD","record":{"stream":"users","data":{"id":1,"n":[1.5e3,-0,true,null,{"a":"\"x\\u00e9"}]},"emitted_at":1700000000000}}"#,
+            r#" { "record" : { "emitted_at" : 5 , "data" : { } , "namespace" : "public" , "stream" : "s" , "meta" : {"x":[[]]} } , "type" : "RECORD" } "#,
+            r#"{"type":"RECORD","record":{"stream":"s","namespace":null,"data":{"k":"é ☃"},"emitted_at":null}}"#,
+        ];
+        for line in lines {
+            let fast = record(line).unwrap_or_else(|| panic!("not read: {line}"));
+            assert_eq!(Some(fast), general(line));
+        }
+        let r = record(lines[1]).unwrap();
+        assert_eq!(
+            (r.stream, r.namespace, r.data, r.emitted_at),
+            ("s", Some("public"), "{ }", Some(5))
+        );
+    }
+
+    #[test]
+    fn finds_the_first_quote_or_backslash_at_every_position() {
+        for len in 0..80 {
+            for at in 0..=len {
+                for c in [b'"', b'\\'] {
+                    // Bytes on both sides of the characters, high bit set included.
+                    let mut b: Vec<u8> = (0..len)
+                        .map(|i| [b'a', 0xc3, b'!', b'#', 0x5b, 0x5d][i % 6])
+                        .collect();
+                    if at < len {
+                        b[at] = c;
+                        if at + 1 < len {
+                            b[at + 1] = b'"';
+                        }
+                    }
+                    let want = b.iter().position(|&x| x == b'"' || x == b'\\');
+                    assert_eq!(quote_or_backslash(&b), want, "len {len} at {at}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn leaves_everything_else_to_the_general_path() {
+        for line in [
+            r#"{"type":"STATE","state":{}}"#,
+            r#"{"type":"RECORD","record":{"stream":"s","data":{"a":1	}}}"#,
+            r#"{"type":"RECORD","record":{"stream":"s\u0041","data":{}}}"#,
+            r#"{"type":"RECORD","record":{"stream":"s","data":{},"emitted_at":1.5}}"#,
+            r#"{"type":"RECORD","record":{"stream":"s","data":[]}}"#,
+            r#"{"type":"RECORD","record":{"stream":"s","stream":"t","data":{}}}"#,
+            r#"{"type":"RECORD","record":{"stream":"s","data":{}},"log":1}"#,
+            r#"{"type":"RECORD","record":{"stream":"s","data":{"a":01}}}"#,
+            r#"{"type":"RECORD","record":{"stream":"s","data":{"a":1}}} x"#,
+            r#"{"type":"RECORD","record":{"stream":"s","data":{"a":"\x"}}}"#,
+            r#"{"type":"RECORD","record":{"stream":"s","data":{"a":tru}}}"#,
+            r#"{"type":"RECORD","record":{"data":{}}}"#,
+            r#"{"type":"RECORD","record":{"stream":"s","data":{"a":1,}}}"#,
+        ] {
+            assert_eq!(record(line), None, "{line}");
+        }
+        let deep = format!(
+            r#"{{"type":"RECORD","record":{{"stream":"s","data":{{"a":{}{}}}}}}}"#,
+            "[".repeat(120),
+            "]".repeat(120)
+        );
+        assert_eq!(record(&deep), None);
+    }
+
+    #[test]
+    fn agrees_with_the_general_path_on_the_corpus_and_every_cut_and_byte_change() {
+        let corpus: String = [
+            "faker-read",
+            "edge-cases",
+            "reliability",
+            "scripted-damaged-torn",
+        ]
+        .iter()
+        .map(|f| {
+            let bytes = std::fs::read(format!("tests/corpus/{f}.jsonl")).unwrap();
+            String::from_utf8_lossy(&bytes).into_owned() + "\n"
+        })
+        .collect();
+        let mut read = 0;
+        for line in corpus.lines().filter(|l| l.contains("RECORD")) {
+            read += usize::from(record(line).is_some());
+            same(line);
+            let bytes = line.as_bytes();
+            for at in 0..bytes.len() {
+                if let Ok(cut) = std::str::from_utf8(&bytes[..at]) {
+                    same(cut);
+                }
+                for with in [
+                    b' ', b'"', b'\\', b'{', b'}', b'[', b']', b',', b':', b'0', b'-', b'e', b'.',
+                    b'x',
+                ] {
+                    let mut changed = bytes.to_vec();
+                    changed[at] = with;
+                    if let Ok(text) = std::str::from_utf8(&changed) {
+                        same(text);
+                    }
+                    let mut inserted = bytes.to_vec();
+                    inserted.insert(at, with);
+                    if let Ok(text) = std::str::from_utf8(&inserted) {
+                        same(text);
+                    }
+                }
+            }
+        }
+        assert!(read >= 15, "the fast path read {read} corpus records");
+    }
+}
