@@ -187,10 +187,8 @@ fn integer(v: &Value) -> Option<i64> {
     if n.is_f64() {
         let f = n.as_f64()?;
         // -2^63 ≤ f < 2^63: the range an f64 converts into i64 exactly.
-        if f.fract() == 0.0
-            && f >= -9.223_372_036_854_775_808e18
-            && f < 9.223_372_036_854_775_808e18
-        {
+        const TWO_63: f64 = 9_223_372_036_854_775_808.0;
+        if f.fract() == 0.0 && (-TWO_63..TWO_63).contains(&f) {
             return Some(f as i64);
         }
     }
