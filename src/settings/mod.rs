@@ -1059,6 +1059,8 @@ mod tests {
 
     #[test]
     fn batch_config_is_checked() {
+        use crate::translate::batch::Encoding;
+        use crate::translate::parquet::Codec;
         let with =
             |batch: Value| settings(json!({"airbyte_spec": {"image": "a"}, "batch_config": batch}));
         let b = with(
@@ -1071,17 +1073,36 @@ mod tests {
         assert_eq!(
             b,
             BatchConfig {
-                gzip: false,
+                encoding: Encoding::Jsonl { gzip: false },
                 root: "/tmp/x".into(),
                 prefix: "p-".into(),
                 batch_size: 5
             }
         );
+        for (compression, codec) in [
+            (json!(null), Codec::Snappy),
+            (json!("snappy"), Codec::Snappy),
+            (json!("gzip"), Codec::Gzip),
+            (json!("none"), Codec::None),
+        ] {
+            let b = with(
+                json!({"encoding": {"format": "parquet", "compression": compression},
+                                "storage": {"root": "file:///x"}}),
+            )
+            .unwrap()
+            .batch
+            .unwrap();
+            assert_eq!(b.encoding, Encoding::Parquet(codec), "{compression}");
+        }
         assert!(with(json!({})).unwrap().batch.is_none());
         for (bad, says) in [
             (
-                json!({"encoding": {"format": "parquet"}, "storage": {"root": "file:///x"}}),
-                "parquet",
+                json!({"encoding": {"format": "parquet", "compression": "zstd"}, "storage": {"root": "file:///x"}}),
+                "encoding.compression",
+            ),
+            (
+                json!({"encoding": {"format": "jsonl", "compression": "snappy"}, "storage": {"root": "file:///x"}}),
+                "encoding.compression",
             ),
             (
                 json!({"encoding": {"format": "csv"}, "storage": {"root": "file:///x"}}),

@@ -3,7 +3,8 @@
 use super::{wrong, SettingsError};
 use crate::maps::flatten::Flattening;
 use crate::maps::mapper::Maps;
-use crate::translate::batch::BatchConfig;
+use crate::translate::batch::{BatchConfig, Encoding};
+use crate::translate::parquet::Codec;
 use serde_json::{Map, Value};
 
 /// Stream maps and flattening (the Singer SDK's settings), every expression parsed: a map the tap
@@ -65,9 +66,10 @@ pub(super) fn stream_maps(raw: &Map<String, Value>) -> Result<StreamMaps, Settin
     Ok(StreamMaps(std::sync::Arc::new(maps)))
 }
 
-/// `batch_config` as the Singer SDK defines it: `encoding.format` (`jsonl`; `parquet` is not
-/// implemented and refused), `encoding.compression` (`gzip` or `none`), `storage.root` (a
-/// `file://` folder), `storage.prefix`, `batch_size` (records per file).
+/// `batch_config` as the Singer SDK defines it: `encoding.format` (`jsonl` or `parquet`),
+/// `encoding.compression` (`gzip` or `none`; for parquet also `snappy`, the default there as in
+/// the SDK, whose pyarrow writes snappy unless told gzip), `storage.root` (a `file://` folder),
+/// `storage.prefix`, `batch_size` (records per file).
 pub(super) fn batch_config(raw: &Map<String, Value>) -> Result<Option<BatchConfig>, SettingsError> {
     let config = match raw.get("batch_config") {
         None | Some(Value::Null) => return Ok(None),
@@ -86,28 +88,35 @@ pub(super) fn batch_config(raw: &Map<String, Value>) -> Result<Option<BatchConfi
         }
         Some(v)
     };
-    match text(&["encoding", "format"]).and_then(Value::as_str) {
-        Some("jsonl") => {}
-        Some("parquet") => {
-            return Err(invalid(
-                "encoding.format",
-                "parquet is not implemented yet; use jsonl".into(),
-            ))
-        }
+    let compression = text(&["encoding", "compression"]).and_then(Value::as_str);
+    let encoding = match text(&["encoding", "format"]).and_then(Value::as_str) {
+        Some("jsonl") => match compression {
+            None | Some("gzip") => Encoding::Jsonl { gzip: true },
+            Some("none") => Encoding::Jsonl { gzip: false },
+            Some(other) => {
+                return Err(invalid(
+                    "encoding.compression",
+                    format!("must be \"gzip\" or \"none\" for jsonl, found {other:?}"),
+                ))
+            }
+        },
+        Some("parquet") => Encoding::Parquet(match compression {
+            None | Some("snappy") => Codec::Snappy,
+            Some("gzip") => Codec::Gzip,
+            Some("none") => Codec::None,
+            Some(other) => {
+                return Err(invalid(
+                    "encoding.compression",
+                    format!(
+                        "must be \"snappy\", \"gzip\" or \"none\" for parquet, found {other:?}"
+                    ),
+                ))
+            }
+        }),
         other => {
             return Err(invalid(
                 "encoding.format",
-                format!("must be \"jsonl\", found {other:?}"),
-            ))
-        }
-    }
-    let gzip = match text(&["encoding", "compression"]).and_then(Value::as_str) {
-        None | Some("gzip") => true,
-        Some("none") => false,
-        Some(other) => {
-            return Err(invalid(
-                "encoding.compression",
-                format!("must be \"gzip\" or \"none\", found {other:?}"),
+                format!("must be \"jsonl\" or \"parquet\", found {other:?}"),
             ))
         }
     };
@@ -150,7 +159,7 @@ pub(super) fn batch_config(raw: &Map<String, Value>) -> Result<Option<BatchConfi
         }
     };
     Ok(Some(BatchConfig {
-        gzip,
+        encoding,
         root,
         prefix,
         batch_size,

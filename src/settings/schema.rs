@@ -60,8 +60,8 @@ pub fn schema(connector_spec: Option<&Value>) -> Value {
             "flattening_enabled": {"type": "boolean", "default": false, "description": "Singer SDK schema flattening: nested objects become parent__child properties, down to flattening_max_depth; deeper objects and arrays become JSON text."},
             "flattening_max_depth": {"type": "integer", "description": "How deep flattening goes (required with flattening_enabled)."},
             "flattening_separator": {"type": "string", "default": "__", "description": "What joins the names of flattened properties."},
-            "batch_config": {"type": "object", "description": "Singer SDK BATCH output: records go into files announced by BATCH messages before every STATE. {encoding: {format: jsonl, compression: gzip|none}, storage: {root: file:///folder, prefix}, batch_size}. parquet and storage other than file:// are refused (not implemented yet).", "properties": {
-                "encoding": {"type": "object", "properties": {"format": {"type": "string", "enum": ["jsonl"]}, "compression": {"type": "string", "enum": ["gzip", "none"], "default": "gzip"}}},
+            "batch_config": {"type": "object", "description": "Singer SDK BATCH output: records go into files announced by BATCH messages before every STATE. {encoding: {format: jsonl|parquet, compression: gzip|none (jsonl, default gzip) or snappy|gzip|none (parquet, default snappy)}, storage: {root: file:///folder, prefix}, batch_size}. Parquet columns follow each stream's schema. Storage other than file:// is refused (not implemented yet).", "properties": {
+                "encoding": {"type": "object", "properties": {"format": {"type": "string", "enum": ["jsonl", "parquet"]}, "compression": {"type": "string", "enum": ["gzip", "none", "snappy"]}}},
                 "storage": {"type": "object", "properties": {"root": {"type": "string"}, "prefix": {"type": "string"}}},
                 "batch_size": {"type": "integer", "default": crate::translate::batch::DEFAULT_BATCH_SIZE}
             }},

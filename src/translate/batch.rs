@@ -1,5 +1,6 @@
 //! BATCH output, as the Singer SDK defines it (`batch_config`): a stream's records go into files
-//! (the record objects, one per line, not Singer messages), and a BATCH message
+//! (`jsonl`: the record objects, one per line, not Singer messages; `parquet`: the columns of the
+//! stream's schema, [`super::parquet`]), and a BATCH message
 //! `{"type":"BATCH","stream":S,"encoding":{"format":"jsonl","compression":"gzip"},"manifest":[URL…]}`
 //! names the files once they are complete.
 //!
@@ -8,15 +9,49 @@
 //! announced file. A file is written under a temporary name (`….part`) and renamed when it is
 //! complete; a file that is never completed (the tap dies, stdout fails) is removed, or left with
 //! its `.part` name, never announced. Memory stays bounded: records are streamed to the file.
-use std::collections::BTreeMap;
+use super::parquet::{Codec, Layout, Misfit, ParquetFile};
+use serde_json::Value;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// `batch_config.encoding`: the files' format and compression.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encoding {
+    /// JSON Lines, gzipped (`.json.gz`) or not (`.json`).
+    Jsonl { gzip: bool },
+    /// Parquet (`.parquet`), its pages compressed with this codec.
+    Parquet(Codec),
+}
+
+impl Encoding {
+    /// The `encoding` object of the BATCH message.
+    fn message(self) -> Value {
+        let (format, compression) = match self {
+            Encoding::Jsonl { gzip: true } => ("jsonl", "gzip"),
+            Encoding::Jsonl { gzip: false } => ("jsonl", "none"),
+            Encoding::Parquet(Codec::Gzip) => ("parquet", "gzip"),
+            Encoding::Parquet(Codec::Snappy) => ("parquet", "snappy"),
+            Encoding::Parquet(Codec::None) => ("parquet", "none"),
+        };
+        serde_json::json!({"format": format, "compression": compression})
+    }
+
+    fn extension(self) -> &'static str {
+        match self {
+            Encoding::Jsonl { gzip: true } => "json.gz",
+            Encoding::Jsonl { gzip: false } => "json",
+            Encoding::Parquet(_) => "parquet",
+        }
+    }
+}
 
 /// `batch_config`, checked.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BatchConfig {
-    pub gzip: bool,
+    pub encoding: Encoding,
     /// The folder of `storage.root` (`file://…`).
     pub root: PathBuf,
     pub prefix: String,
@@ -30,20 +65,27 @@ pub const DEFAULT_BATCH_SIZE: u64 = 10_000;
 enum Sink {
     Plain(BufWriter<File>),
     Gzip(flate2::write::GzEncoder<BufWriter<File>>),
+    Parquet(Box<ParquetFile>),
 }
 
 impl Sink {
-    fn writer(&mut self) -> &mut dyn Write {
-        match self {
+    /// Appends one record.
+    fn append(&mut self, data: &[u8]) -> io::Result<Result<(), Misfit>> {
+        let w: &mut dyn Write = match self {
             Sink::Plain(w) => w,
             Sink::Gzip(w) => w,
-        }
+            Sink::Parquet(p) => return p.append(data),
+        };
+        w.write_all(data)?;
+        w.write_all(b"\n")?;
+        Ok(Ok(()))
     }
 
     fn finish(self) -> io::Result<()> {
         let mut inner = match self {
             Sink::Plain(w) => w,
             Sink::Gzip(w) => w.finish()?,
+            Sink::Parquet(p) => return p.finish(),
         };
         inner.flush()?;
         inner.get_ref().sync_all()
@@ -66,6 +108,10 @@ pub struct Batcher {
     open: BTreeMap<String, OpenFile>,
     /// Completed files not announced yet, per stream, in order.
     complete: BTreeMap<String, Vec<PathBuf>>,
+    /// Parquet: each output stream's columns, from its SCHEMA ([`Batcher::declare`]).
+    layouts: HashMap<String, Arc<Layout>>,
+    /// Parquet: undeclared properties already logged as left out, per stream.
+    dropped: HashSet<(String, String)>,
 }
 
 impl Batcher {
@@ -76,24 +122,47 @@ impl Batcher {
             files: 0,
             open: BTreeMap::new(),
             complete: BTreeMap::new(),
+            layouts: HashMap::new(),
+            dropped: HashSet::new(),
         }
     }
 
-    /// Appends one record (a JSON object) to the stream's open file, opening one if needed.
-    pub fn record(&mut self, stream: &str, data: &[u8]) -> io::Result<()> {
+    /// The schema (the Singer SCHEMA's `schema`) of an output stream: its parquet columns.
+    pub fn declare(&mut self, stream: &str, schema: &Value) {
+        self.layouts
+            .insert(stream.to_string(), Arc::new(Layout::new(schema)));
+    }
+
+    /// Appends one record (a JSON object) to the stream's open file, opening one if needed. A
+    /// record that does not fit the stream's parquet columns is not written ([`Misfit`]).
+    pub fn record(&mut self, stream: &str, data: &[u8]) -> io::Result<Result<(), Misfit>> {
         if !self.open.contains_key(stream) {
             let file = self.create(stream)?;
             self.open.insert(stream.to_string(), file);
         }
         let file = self.open.get_mut(stream).expect("opened above");
-        let w = file.sink.writer();
-        w.write_all(data)?;
-        w.write_all(b"\n")?;
+        if let Err(m) = file.sink.append(data)? {
+            return Ok(Err(m));
+        }
+        if let Sink::Parquet(p) = &mut file.sink {
+            for path in p.take_dropped() {
+                let key = (stream.to_string(), path);
+                if !self.dropped.contains(&key) {
+                    tracing::warn!(
+                        stream,
+                        property = key.1.as_str(),
+                        "a property the stream's schema does not declare has no parquet column: \
+                         left out of the BATCH files"
+                    );
+                    self.dropped.insert(key);
+                }
+            }
+        }
         file.records += 1;
         if file.records >= self.config.batch_size {
             self.close(stream)?;
         }
-        Ok(())
+        Ok(Ok(()))
     }
 
     fn create(&mut self, stream: &str) -> io::Result<OpenFile> {
@@ -108,7 +177,7 @@ impl Batcher {
                 }
             })
             .collect();
-        let ext = if self.config.gzip { "json.gz" } else { "json" };
+        let ext = self.config.encoding.extension();
         let name = format!(
             "{}tap-airbyte--{safe}-{}-{}.{ext}",
             self.config.prefix, self.run, self.files
@@ -117,14 +186,33 @@ impl Batcher {
         let mut part = done.clone().into_os_string();
         part.push(".part");
         let part = PathBuf::from(part);
-        let writer = BufWriter::with_capacity(256 * 1024, File::create(&part)?);
-        let sink = if self.config.gzip {
-            Sink::Gzip(flate2::write::GzEncoder::new(
-                writer,
-                flate2::Compression::fast(),
-            ))
-        } else {
-            Sink::Plain(writer)
+        let file = File::create(&part)?;
+        let sink = match self.config.encoding {
+            Encoding::Jsonl { gzip } => {
+                let writer = BufWriter::with_capacity(256 * 1024, file);
+                if gzip {
+                    Sink::Gzip(flate2::write::GzEncoder::new(
+                        writer,
+                        flate2::Compression::fast(),
+                    ))
+                } else {
+                    Sink::Plain(writer)
+                }
+            }
+            Encoding::Parquet(codec) => {
+                let layout = self
+                    .layouts
+                    .entry(stream.to_string())
+                    .or_insert_with(|| Arc::new(Layout::new(&Value::Null)))
+                    .clone();
+                match ParquetFile::create(file, layout, codec) {
+                    Ok(p) => Sink::Parquet(Box::new(p)),
+                    Err(e) => {
+                        let _ = std::fs::remove_file(&part);
+                        return Err(e);
+                    }
+                }
+            }
         };
         Ok(OpenFile {
             part,
@@ -153,7 +241,7 @@ impl Batcher {
         for s in streams {
             self.close(&s)?;
         }
-        let compression = if self.config.gzip { "gzip" } else { "none" };
+        let encoding = self.config.encoding.message();
         for (stream, files) in std::mem::take(&mut self.complete) {
             let manifest: Vec<String> = files.iter().map(|p| file_url(p)).collect();
             serde_json::to_writer(
@@ -161,7 +249,7 @@ impl Batcher {
                 &serde_json::json!({
                     "type": "BATCH",
                     "stream": stream,
-                    "encoding": {"format": "jsonl", "compression": compression},
+                    "encoding": encoding,
                     "manifest": manifest,
                 }),
             )?;
@@ -201,7 +289,7 @@ mod tests {
 
     fn config(dir: &Path, gzip: bool, batch_size: u64) -> BatchConfig {
         BatchConfig {
-            gzip,
+            encoding: Encoding::Jsonl { gzip },
             root: dir.to_path_buf(),
             prefix: "p-".into(),
             batch_size,
@@ -230,9 +318,10 @@ mod tests {
             let mut b = Batcher::new(config(dir.path(), gzip, 2));
             for i in 0..3 {
                 b.record("a/b", format!("{{\"id\":{i}}}").as_bytes())
+                    .unwrap()
                     .unwrap();
             }
-            b.record("c", b"{\"id\":9}").unwrap();
+            b.record("c", b"{\"id\":9}").unwrap().unwrap();
             let mut out = Vec::new();
             b.announce(&mut out).unwrap();
             let messages: Vec<serde_json::Value> = String::from_utf8(out)
@@ -273,8 +362,67 @@ mod tests {
     fn a_file_never_completed_is_removed() {
         let dir = tempfile::tempdir().unwrap();
         let mut b = Batcher::new(config(dir.path(), true, 100));
-        b.record("a", b"{}").unwrap();
+        b.record("a", b"{}").unwrap().unwrap();
         drop(b);
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn parquet_files_hold_the_declared_columns_and_are_announced_as_parquet() {
+        use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+        let dir = tempfile::tempdir().unwrap();
+        let mut b = Batcher::new(BatchConfig {
+            encoding: Encoding::Parquet(Codec::Gzip),
+            ..config(dir.path(), false, 2)
+        });
+        b.declare(
+            "s",
+            &serde_json::json!({"properties": {"id": {"type": "integer"}}}),
+        );
+        for i in 0..3 {
+            let r = format!("{{\"id\":{i},\"undeclared\":1}}");
+            b.record("s", r.as_bytes()).unwrap().unwrap();
+        }
+        let why = b.record("s", br#"{"id":"x"}"#).unwrap().unwrap_err();
+        assert!(why.0.contains("`id`"), "{why:?}");
+        let mut out = Vec::new();
+        b.announce(&mut out).unwrap();
+        let m: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(
+            m["encoding"],
+            serde_json::json!({"format": "parquet", "compression": "gzip"})
+        );
+        let mut ids = vec![];
+        for url in m["manifest"].as_array().unwrap() {
+            let path = url.as_str().unwrap().strip_prefix("file://").unwrap();
+            assert!(path.ends_with(".parquet"), "{path}");
+            let file = File::open(path).unwrap();
+            let reader = ParquetRecordBatchReaderBuilder::try_new(file).unwrap();
+            let names: Vec<String> = reader
+                .schema()
+                .fields()
+                .iter()
+                .map(|f| f.name().clone())
+                .collect();
+            assert_eq!(names, ["id"]);
+            for batch in reader.build().unwrap() {
+                let batch = batch.unwrap();
+                let col = batch.column(0);
+                let col = arrow_array::cast::AsArray::as_primitive::<arrow_array::types::Int64Type>(
+                    col.as_ref(),
+                );
+                ids.extend(col.values().iter().copied());
+            }
+        }
+        assert_eq!(ids, [0, 1, 2], "two files: two records, then one");
+
+        // An unfinished parquet file is removed too.
+        let mut b = Batcher::new(BatchConfig {
+            encoding: Encoding::Parquet(Codec::Snappy),
+            ..config(dir.path(), false, 100)
+        });
+        b.record("t", b"{}").unwrap().unwrap();
+        drop(b);
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 2);
     }
 }

@@ -10,11 +10,13 @@
 //! - [`scan`]: the reader's fast path, one validating pass over a RECORD line.
 //! - [`reader`]: the per-line translator and what a run produced ([`reader::Outcome`]).
 //! - [`batch`]: BATCH output: records in files announced before every STATE.
+//! - [`parquet`]: BATCH files in parquet: a stream's JSON Schema as Arrow columns.
 //! - [`route`]: where a stream's records go after translation: spliced as they are (minus
 //!   deselected properties), or through stream maps and flattening ([`crate::maps`]).
 pub mod airbyte;
 pub mod batch;
 pub mod catalog;
+pub mod parquet;
 pub mod reader;
 pub mod redact;
 pub mod route;

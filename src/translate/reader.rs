@@ -162,7 +162,15 @@ impl Reader {
 
     /// Records go into batch files instead of RECORD lines.
     pub fn with_batch(mut self, batch: Option<BatchConfig>) -> Reader {
-        self.batch = batch.map(Batcher::new);
+        self.batch = batch.map(|config| {
+            let mut b = Batcher::new(config);
+            for s in &self.streams {
+                for (name, schema) in s.route.outputs() {
+                    b.declare(name, schema);
+                }
+            }
+            b
+        });
         self
     }
 

@@ -13,6 +13,7 @@
 //! ([`super::batch`]) instead of writing a RECORD line.
 use super::airbyte::Fields;
 use super::batch::Batcher;
+use super::parquet::Misfit;
 use super::singer;
 use crate::maps::mapper::{MapError, Maps, StreamMapper};
 use serde_json::{Map, Value};
@@ -24,6 +25,8 @@ pub enum Route {
         name: String,
         prefix: Vec<u8>,
         excluded: HashSet<String>,
+        /// The stream's SCHEMA (the columns of its parquet BATCH files).
+        schema: Value,
     },
     Mapped {
         excluded: HashSet<String>,
@@ -51,6 +54,7 @@ impl Route {
                     name: singer_name.to_string(),
                     prefix: singer::record_prefix(singer_name),
                     excluded,
+                    schema: schema.clone(),
                 },
                 singer::schema_line(singer_name, schema, key_properties, bookmark_properties),
             )
@@ -88,6 +92,17 @@ impl Route {
         Ok((Route::Mapped { excluded, outputs }, schema_lines))
     }
 
+    /// The output streams' names and schemas (as their SCHEMA lines say).
+    pub fn outputs(&self) -> Vec<(&str, &Value)> {
+        match self {
+            Route::Raw { name, schema, .. } => vec![(name.as_str(), schema)],
+            Route::Mapped { outputs, .. } => outputs
+                .iter()
+                .map(|(_, m)| (m.name.as_str(), &m.schema))
+                .collect(),
+        }
+    }
+
     /// Writes the RECORD lines of one record, or with `batch` appends it to its stream's batch
     /// file; returns the bytes of data written (for the STATE throttle). `scratch` is a reused
     /// buffer.
@@ -104,6 +119,7 @@ impl Route {
                 name,
                 prefix,
                 excluded,
+                ..
             } => {
                 let bytes = if excluded.is_empty() {
                     data.as_bytes()
@@ -112,7 +128,11 @@ impl Route {
                     scratch.as_slice()
                 };
                 match batch {
-                    Some(b) => b.record(name, bytes)?,
+                    Some(b) => {
+                        if let Err(Misfit(why)) = b.record(name, bytes)? {
+                            return Ok(Err(Undelivered(why)));
+                        }
+                    }
                     None => singer::write_record(out, prefix, bytes, emitted_at)?,
                 }
                 Ok(Ok(prefix.len() + bytes.len()))
@@ -140,7 +160,11 @@ impl Route {
                     serde_json::to_writer(&mut *scratch, &mapped)
                         .expect("writing a JSON value to a Vec cannot fail");
                     match batch.as_deref_mut() {
-                        Some(b) => b.record(&mapper.name, scratch)?,
+                        Some(b) => {
+                            if let Err(Misfit(why)) = b.record(&mapper.name, scratch)? {
+                                return Ok(Err(Undelivered(format!("`{}`: {why}", mapper.name))));
+                            }
+                        }
                         None => singer::write_record(out, prefix, scratch, emitted_at)?,
                     }
                     written += prefix.len() + scratch.len();
