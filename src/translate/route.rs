@@ -108,7 +108,7 @@ impl Route {
     /// buffer.
     pub fn deliver(
         &self,
-        data: &str,
+        data: &[u8],
         emitted_at: Option<i64>,
         scratch: &mut Vec<u8>,
         batch: Option<&mut Batcher>,
@@ -122,7 +122,7 @@ impl Route {
                 ..
             } => {
                 let bytes = if excluded.is_empty() {
-                    data.as_bytes()
+                    data
                 } else {
                     without(excluded, data, scratch);
                     scratch.as_slice()
@@ -139,7 +139,7 @@ impl Route {
             }
             Route::Mapped { excluded, outputs } => {
                 let mut batch = batch;
-                let mut record: Map<String, Value> = match serde_json::from_str(data) {
+                let mut record: Map<String, Value> = match serde_json::from_slice(data) {
                     Ok(r) => r,
                     Err(e) => return Ok(Err(Undelivered(format!("unreadable data: {e}")))),
                 };
@@ -177,10 +177,10 @@ impl Route {
 
 /// `data` re-encoded without the `excluded` top-level properties (values untouched), into `buf`.
 /// Data that is not an object is passed on as it is.
-pub(crate) fn without(excluded: &HashSet<String>, data: &str, buf: &mut Vec<u8>) {
+pub(crate) fn without(excluded: &HashSet<String>, data: &[u8], buf: &mut Vec<u8>) {
     buf.clear();
-    let Ok(fields) = serde_json::from_str::<Fields>(data) else {
-        buf.extend_from_slice(data.as_bytes());
+    let Ok(fields) = serde_json::from_slice::<Fields>(data) else {
+        buf.extend_from_slice(data);
         return;
     };
     buf.push(b'{');

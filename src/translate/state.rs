@@ -165,7 +165,7 @@ impl StateStore {
             let stats: std::collections::HashSet<String> =
                 ["sourceStats".to_string(), "destinationStats".to_string()].into();
             let mut bytes = Vec::with_capacity(text.len());
-            super::route::without(&stats, text, &mut bytes);
+            super::route::without(&stats, text.as_bytes(), &mut bytes);
             let stripped = String::from_utf8(bytes)
                 .ok()
                 .and_then(|s| RawValue::from_string(s).ok());
