@@ -19,8 +19,20 @@ url=$("$repo/tests/engines/postgres.sh" start)
 venv=$("$repo/tests/postgres/venv.sh")
 work=$(mktemp -d)
 dbs=()
-# (Databases a run dropped already: no NOTICE about them.)
-trap 'for d in "${dbs[@]}"; do PGOPTIONS="-c client_min_messages=warning" psql "$url" -X -q -c "DROP DATABASE IF EXISTS $d WITH (FORCE)" || true; done; rm -rf "$work"' EXIT
+# drop_db DB: drops it, waiting out a session the user `tap` may not end (most likely the autovacuum
+# worker analyzing the freshly loaded table: WITH (FORCE) fails while it runs); quiet when the
+# database is gone already.
+drop_db() {
+  local i
+  for i in $(seq 30); do
+    PGOPTIONS="-c client_min_messages=warning" psql "$url" -X -q -c "DROP DATABASE IF EXISTS $1 WITH (FORCE)" \
+      2>"$work/drop.err" && return
+    sleep 2
+  done
+  cat "$work/drop.err" >&2
+  return 1
+}
+trap 'for d in "${dbs[@]}"; do drop_db "$d" || true; done; rm -rf "$work"' EXIT
 # run_once MODE DB: one sync (MODE record, jsonl or parquet) into a fresh database DB; prints the
 # wall seconds. It runs in a subshell ($(…)), so the caller notes DB in dbs for the cleanup.
 run_once() {
@@ -56,7 +68,7 @@ JSON
   fi
   rows=$(psql "${url%/postgres}/$db" -X -tA -c "SELECT count(*) FROM bench.bench")
   [ "$rows" = "$n" ] || { echo "$mode: expected $n rows, found $rows" >&2; exit 1; }
-  psql "$url" -X -q -c "DROP DATABASE IF EXISTS $db WITH (FORCE)"
+  drop_db "$db"
   python3 -c "print($end - $start)"
 }
 runs=${RUNS:-3}
