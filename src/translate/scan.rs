@@ -119,6 +119,7 @@ fn classify(b: &[u8]) -> Bytes {
 /// The first `"` or `\` in `b`. Most strings in a record are short (keys, ids, timestamps): the
 /// first 32 bytes are searched 8 at a time in a register, the rest with `memchr2` (SIMD), whose
 /// set-up costs more than a short string does.
+#[inline(always)]
 fn quote_or_backslash(b: &[u8]) -> Option<usize> {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGHS: u64 = 0x8080_8080_8080_8080;
@@ -149,34 +150,40 @@ struct Scan<'a> {
 
 impl<'a> Scan<'a> {
     /// Spaces only: a line with tabs or line breaks never gets here.
+    #[inline(always)]
     fn ws(&mut self) {
         while self.b.get(self.i) == Some(&b' ') {
             self.i += 1;
         }
     }
 
+    #[inline(always)]
     fn next(&mut self) -> Option<u8> {
         let c = *self.b.get(self.i)?;
         self.i += 1;
         Some(c)
     }
 
+    #[inline(always)]
     fn eat(&mut self, c: u8) -> Option<()> {
         (self.next()? == c).then_some(())
     }
 
     /// A string without escapes; its contents.
+    #[inline(always)]
     fn plain_string(&mut self) -> Option<&'a [u8]> {
         let (from, to) = self.string_span()?;
         Some(&self.b[from..to])
     }
 
+    #[inline(always)]
     fn string_span(&mut self) -> Option<Span> {
         let (span, escaped) = self.string()?;
         (!escaped).then_some(span)
     }
 
     /// A string; its contents' span and whether it holds escapes.
+    #[inline(always)]
     fn string(&mut self) -> Option<(Span, bool)> {
         self.eat(b'"')?;
         let from = self.i;
@@ -217,6 +224,7 @@ impl<'a> Scan<'a> {
         }
     }
 
+    #[inline(always)]
     fn literal(&mut self, word: &[u8]) -> Option<()> {
         if self.b.get(self.i..self.i + word.len())? != word {
             return None;
@@ -225,6 +233,7 @@ impl<'a> Scan<'a> {
         Some(())
     }
 
+    #[inline(always)]
     fn enter(&mut self) -> Option<()> {
         self.depth += 1;
         (self.depth <= MAX_DEPTH).then_some(())
@@ -279,6 +288,7 @@ impl<'a> Scan<'a> {
     }
 
     /// A number as JSON writes it; whether it is an integer (no fraction, no exponent).
+    #[inline(always)]
     fn number(&mut self) -> Option<bool> {
         if self.b.get(self.i) == Some(&b'-') {
             self.i += 1;
@@ -305,6 +315,7 @@ impl<'a> Scan<'a> {
         Some(integer)
     }
 
+    #[inline(always)]
     fn digits(&mut self) {
         while self.b.get(self.i).is_some_and(u8::is_ascii_digit) {
             self.i += 1;
