@@ -42,29 +42,22 @@ pub fn record(b: &[u8]) -> Option<Record<'_>> {
         Bytes::Control => return None,
     }
     let mut s = Scan { b, i: 0, depth: 0 };
+    let (mut kind, mut record) = (None, None);
     s.ws();
-    s.eat(b'{')?;
-    s.depth = 1;
-    let mut kind = None;
-    let mut record = None;
-    s.ws();
-    loop {
-        let key = s.plain_string()?;
-        s.ws();
-        s.eat(b':')?;
-        s.ws();
-        match key {
-            b"type" if kind.is_none() => kind = Some(s.plain_string()?),
-            b"record" if record.is_none() => record = Some(s.record()?),
-            _ => return None,
-        }
-        s.ws();
-        match s.next()? {
-            b',' => s.ws(),
-            b'}' => break,
-            _ => return None,
-        }
+    if s.b.get(s.i) != Some(&b'{') {
+        return None;
     }
+    s.members(b'}', |s| {
+        s.member(|s, key, escaped| {
+            match key {
+                _ if escaped => return None,
+                b"type" if kind.is_none() => kind = Some(s.plain_string()?),
+                b"record" if record.is_none() => record = Some(s.record()?),
+                _ => return None,
+            }
+            Some(())
+        })
+    })?;
     s.ws();
     if s.i != b.len() || kind? != b"RECORD" {
         return None;
@@ -239,52 +232,51 @@ impl<'a> Scan<'a> {
         (self.depth <= MAX_DEPTH).then_some(())
     }
 
-    fn object(&mut self) -> Option<()> {
+    /// `{…}` or `[…]` (at its opening character): `member` reads each member; members are
+    /// separated by commas and the container ends with `close`.
+    #[inline(always)]
+    fn members(
+        &mut self,
+        close: u8,
+        mut member: impl FnMut(&mut Self) -> Option<()>,
+    ) -> Option<()> {
         self.enter()?;
         self.i += 1;
         self.ws();
-        if self.b.get(self.i) == Some(&b'}') {
+        if self.b.get(self.i) == Some(&close) {
             self.i += 1;
-            self.depth -= 1;
-            return Some(());
-        }
-        loop {
-            self.string()?;
-            self.ws();
-            self.eat(b':')?;
-            self.ws();
-            self.value()?;
-            self.ws();
-            match self.next()? {
-                b',' => self.ws(),
-                b'}' => break,
-                _ => return None,
+        } else {
+            loop {
+                member(self)?;
+                self.ws();
+                match self.next()? {
+                    b',' => self.ws(),
+                    c if c == close => break,
+                    _ => return None,
+                }
             }
         }
         self.depth -= 1;
         Some(())
     }
 
-    fn array(&mut self) -> Option<()> {
-        self.enter()?;
-        self.i += 1;
+    /// `"key": value`, the key read by `key`, which reads the value too.
+    #[inline(always)]
+    fn member<T>(&mut self, key: impl FnOnce(&mut Self, &'a [u8], bool) -> Option<T>) -> Option<T> {
+        let ((from, to), escaped) = self.string()?;
         self.ws();
-        if self.b.get(self.i) == Some(&b']') {
-            self.i += 1;
-            self.depth -= 1;
-            return Some(());
-        }
-        loop {
-            self.value()?;
-            self.ws();
-            match self.next()? {
-                b',' => self.ws(),
-                b']' => break,
-                _ => return None,
-            }
-        }
-        self.depth -= 1;
-        Some(())
+        self.eat(b':')?;
+        self.ws();
+        let b = self.b;
+        key(self, &b[from..to], escaped)
+    }
+
+    fn object(&mut self) -> Option<()> {
+        self.members(b'}', |s| s.member(|s, _, _| s.value()))
+    }
+
+    fn array(&mut self) -> Option<()> {
+        self.members(b']', Self::value)
     }
 
     /// A number as JSON writes it; whether it is an integer (no fraction, no exponent).
@@ -335,53 +327,44 @@ impl<'a> Scan<'a> {
         if self.b.get(self.i) != Some(&b'{') {
             return None;
         }
-        self.enter()?;
-        self.i += 1;
         let (mut stream, mut namespace, mut data, mut emitted_at) = (None, None, None, None);
-        self.ws();
-        loop {
-            let key = self.plain_string()?;
-            self.ws();
-            self.eat(b':')?;
-            self.ws();
-            match key {
-                b"stream" if stream.is_none() => stream = Some(self.string_span()?),
-                b"namespace" if namespace.is_none() => {
-                    namespace = Some(if self.b.get(self.i) == Some(&b'n') {
-                        self.literal(b"null")?;
-                        None
-                    } else {
-                        Some(self.string_span()?)
-                    })
-                }
-                b"data" if data.is_none() => {
-                    if self.b.get(self.i) != Some(&b'{') {
-                        return None;
+        self.members(b'}', |s| {
+            s.member(|s, key, escaped| {
+                match key {
+                    _ if escaped => return None,
+                    b"stream" if stream.is_none() => stream = Some(s.string_span()?),
+                    b"namespace" if namespace.is_none() => {
+                        namespace = Some(s.null_or(Self::string_span)?)
                     }
-                    let from = self.i;
-                    self.object()?;
-                    data = Some((from, self.i));
+                    b"data" if data.is_none() => {
+                        if s.b.get(s.i) != Some(&b'{') {
+                            return None;
+                        }
+                        let from = s.i;
+                        s.object()?;
+                        data = Some((from, s.i));
+                    }
+                    b"emitted_at" if emitted_at.is_none() => {
+                        emitted_at = Some(s.null_or(Self::millis)?)
+                    }
+                    b"stream" | b"namespace" | b"data" | b"emitted_at" => return None,
+                    _ => s.value()?,
                 }
-                b"emitted_at" if emitted_at.is_none() => {
-                    emitted_at = Some(if self.b.get(self.i) == Some(&b'n') {
-                        self.literal(b"null")?;
-                        None
-                    } else {
-                        Some(self.millis()?)
-                    })
-                }
-                b"stream" | b"namespace" | b"data" | b"emitted_at" => return None,
-                _ => self.value()?,
-            }
-            self.ws();
-            match self.next()? {
-                b',' => self.ws(),
-                b'}' => break,
-                _ => return None,
-            }
-        }
-        self.depth -= 1;
+                Some(())
+            })
+        })?;
         Some((stream?, namespace.flatten(), data?, emitted_at.flatten()))
+    }
+
+    /// `null` (`Some(None)`) or what `read` reads.
+    #[inline(always)]
+    fn null_or<T>(&mut self, read: impl FnOnce(&mut Self) -> Option<T>) -> Option<Option<T>> {
+        if self.b.get(self.i) == Some(&b'n') {
+            self.literal(b"null")?;
+            Some(None)
+        } else {
+            read(self).map(Some)
+        }
     }
 
     /// An integer `emitted_at` of at most 18 digits, as the general path reads it (through f64).
