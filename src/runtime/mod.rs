@@ -17,8 +17,30 @@ pub mod process;
 pub mod pump;
 pub mod venv;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncReadExt};
+
+/// What one read of a connector's output may take: most of what a pipe or the engine has ready.
+const READ_BYTES: usize = 256 * 1024;
+/// Below this much room, the next read goes to a fresh buffer (the old one lives on in the chunks
+/// already handed out, which share it without a copy).
+const MIN_ROOM: usize = 64 * 1024;
+
+/// Reads more of `reader` onto the end of `buf`, which holds what is not yet handed out; returns
+/// how many bytes came (0 at the end). The buffer is allocated once per 256 KiB of output and
+/// never zeroed; chunks are split off it, not copied.
+pub async fn read_more<R: AsyncRead + Unpin>(
+    reader: &mut R,
+    buf: &mut BytesMut,
+) -> std::io::Result<usize> {
+    if buf.capacity() - buf.len() < MIN_ROOM {
+        let mut fresh = BytesMut::with_capacity(READ_BYTES.max(buf.len() * 2));
+        fresh.extend_from_slice(buf);
+        *buf = fresh;
+    }
+    reader.read_buf(buf).await
+}
 
 /// A piece of a connector's output.
 #[derive(Debug)]

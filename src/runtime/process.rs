@@ -17,12 +17,13 @@ use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
-use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio::io::AsyncRead;
 
 /// How long a stopped group has between SIGTERM and SIGKILL.
 const GRACE: Duration = Duration::from_secs(5);
-/// Largest read from a pipe.
-const READ_BYTES: usize = 64 * 1024;
+/// What a pipe holds before the connector's writes block (Linux's default is 64 KiB): a connector
+/// that writes in 64 KiB pieces runs ahead of the tap instead of taking turns with it.
+const PIPE_BYTES: i32 = 1024 * 1024;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProcessError {
@@ -217,6 +218,7 @@ pub fn start(
         })?;
     let pid = child.id().unwrap_or(0);
     let stdout = child.stdout.take().expect("stdout is piped");
+    grow_pipe(&stdout);
     let stderr = child.stderr.take().expect("stderr is piped");
     let output = futures_util::stream::select(
         pipe(stdout, pid, Output::Stdout),
@@ -245,18 +247,29 @@ pub fn start(
     ))
 }
 
+/// Asks for a larger pipe ([`PIPE_BYTES`]); where the system refuses (a lower
+/// `/proc/sys/fs/pipe-max-size`), the pipe keeps its size.
+fn grow_pipe(pipe: &impl std::os::fd::AsRawFd) {
+    // SAFETY: fcntl(F_SETPIPE_SZ) on a pipe this process owns changes only the kernel's buffer
+    // size; no memory of ours is touched.
+    #[allow(unsafe_code)]
+    let r = unsafe { libc::fcntl(pipe.as_raw_fd(), libc::F_SETPIPE_SZ, PIPE_BYTES) };
+    if r == -1 {
+        tracing::debug!(error = %io::Error::last_os_error(), "cannot grow the connector's stdout pipe");
+    }
+}
+
 /// A pipe as a stream of chunks, ending at its end of file.
 fn pipe<R: AsyncRead + Unpin + Send + 'static>(
     reader: R,
     pid: u32,
     wrap: fn(Bytes) -> Output,
 ) -> impl Stream<Item = Result<Output, RunError>> + Send {
-    futures_util::stream::unfold(Some(reader), move |state| async move {
-        let mut reader = state?;
-        let mut buf = BytesMut::with_capacity(READ_BYTES);
-        match reader.read_buf(&mut buf).await {
+    futures_util::stream::unfold(Some((reader, BytesMut::new())), move |state| async move {
+        let (mut reader, mut buf) = state?;
+        match super::read_more(&mut reader, &mut buf).await {
             Ok(0) => None,
-            Ok(_) => Some((Ok(wrap(buf.freeze())), Some(reader))),
+            Ok(_) => Some((Ok(wrap(buf.split().freeze())), Some((reader, buf)))),
             Err(e) => Some((
                 Err(RunError::from(ProcessError::Output { pid, source: e })),
                 None,

@@ -7,6 +7,7 @@
 //!
 //! Not here: what the output means (that is `translate`), and the choice of files and arguments.
 pub mod archive;
+mod attach;
 pub mod init;
 mod registry;
 
@@ -395,20 +396,15 @@ impl Engine {
         DockerError,
     > {
         let id = created.id.clone();
-        let options = AttachContainerOptionsBuilder::new()
-            .stream(true)
-            .stdin(created.token.is_some())
-            .stdout(true)
-            .stderr(true)
-            .build();
-        let attached = self
-            .docker
-            .attach_container(&id, Some(options))
-            .await
-            .map_err(|e| DockerError::Attach {
-                id: id.clone(),
-                source: e,
-            })?;
+        let stdin = created.token.is_some();
+        let attached = match self.address.strip_prefix("unix://") {
+            Some(socket) => {
+                let version = self.docker.client_version();
+                let version = format!("{}.{}", version.major_version, version.minor_version);
+                attach::attach(socket, &version, &id, stdin).await?
+            }
+            None => self.attach_through_bollard(&id, stdin).await?,
+        };
         tracing::debug!(container = id, "attached");
         self.docker
             .start_container(
@@ -422,7 +418,50 @@ impl Engine {
                 source: e,
             })?;
         tracing::debug!(container = id, "started");
-        let output_id = id.clone();
+        let mut wait = self
+            .docker
+            .wait_container(&id, None::<bollard::query_parameters::WaitContainerOptions>);
+        let wait_id = id.clone();
+        let exit = async move { Ok(exit_code(&wait_id, wait.next().await)?) };
+        let completion = match &created.token {
+            Some(token) => match attached.input {
+                Some(ack) => Completion::Marker {
+                    marker: EndMarker::new(token),
+                    ack,
+                },
+                None => Completion::Unverifiable,
+            },
+            None => Completion::Unverifiable,
+        };
+        Ok(Started {
+            what: id.get(..12).unwrap_or(&id).to_string(),
+            output: attached.output,
+            exit,
+            completion,
+        })
+    }
+
+    /// Attaches through bollard (engines over TCP or TLS).
+    async fn attach_through_bollard(
+        &self,
+        id: &str,
+        stdin: bool,
+    ) -> Result<attach::Attached, DockerError> {
+        let options = AttachContainerOptionsBuilder::new()
+            .stream(true)
+            .stdin(stdin)
+            .stdout(true)
+            .stderr(true)
+            .build();
+        let attached = self
+            .docker
+            .attach_container(id, Some(options))
+            .await
+            .map_err(|e| DockerError::Attach {
+                id: id.to_string(),
+                source: e,
+            })?;
+        let output_id = id.to_string();
         let output = attached.output.filter_map(move |frame| {
             let item = match frame {
                 Ok(LogOutput::StdOut { message }) => Some(Ok(Output::Stdout(message))),
@@ -435,23 +474,9 @@ impl Engine {
             };
             std::future::ready(item)
         });
-        let mut wait = self
-            .docker
-            .wait_container(&id, None::<bollard::query_parameters::WaitContainerOptions>);
-        let wait_id = id.clone();
-        let exit = async move { Ok(exit_code(&wait_id, wait.next().await)?) };
-        let completion = match &created.token {
-            Some(token) => Completion::Marker {
-                marker: EndMarker::new(token),
-                ack: attached.input,
-            },
-            None => Completion::Unverifiable,
-        };
-        Ok(Started {
-            what: id.get(..12).unwrap_or(&id).to_string(),
+        Ok(attach::Attached {
             output: Box::pin(output),
-            exit,
-            completion,
+            input: stdin.then_some(attached.input),
         })
     }
 
