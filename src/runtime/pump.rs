@@ -16,6 +16,9 @@ use tokio::sync::mpsc;
 
 /// Most stdout bytes handed to the consumer at once.
 const BATCH_BYTES: usize = 256 * 1024;
+/// A batch smaller than this waits up to [`HOLD_TIME`] for more output before it is handed over.
+const HOLD_BYTES: usize = 128 * 1024;
+const HOLD_TIME: Duration = Duration::from_millis(1);
 /// After the exit: how long the output may stay silent before it is given up.
 const SILENCE_AFTER_EXIT: Duration = Duration::from_secs(5);
 
@@ -65,6 +68,10 @@ where
     let mut exit_future = std::pin::pin!(exit_future.fuse());
     let mut exit: Option<i64> = None;
     let mut ended = false;
+    let mut held = Held::default();
+    let mut holding = false;
+    let hold = tokio::time::sleep(Duration::ZERO);
+    tokio::pin!(hold);
     let far = Duration::from_secs(86_400 * 365);
     let after_exit = tokio::time::sleep(far);
     tokio::pin!(after_exit);
@@ -76,44 +83,38 @@ where
             item = output.next() => {
                 // Chunks that are already there travel together: one hand-over per batch, not per
                 // chunk (an engine cuts output into frames as small as a few bytes).
-                let mut batch = Vec::new();
-                let mut stdout_run = Vec::new();
-                let mut batch_bytes = 0;
                 let mut next = Some(item);
                 while let Some(item) = next.take() {
                     match item {
                         Some(Ok(Output::Stdout(bytes))) => {
-                            batch_bytes += bytes.len();
-                            stdout_run.push(bytes);
+                            held.bytes += bytes.len();
+                            held.stdout_run.push(bytes);
                         }
                         Some(Ok(Output::Stderr(bytes))) => {
-                            batch_bytes += bytes.len();
-                            flush_stdout(&mut stdout_run, &mut batch, marker.as_mut(), false);
-                            batch.push(Piece::Stderr(bytes));
+                            held.bytes += bytes.len();
+                            flush_stdout(&mut held.stdout_run, &mut held.batch, marker.as_mut(), false);
+                            held.batch.push(Piece::Stderr(bytes));
                         }
                         Some(Err(e)) => return Err(e),
                         None => ended = true,
                     }
-                    if !ended && batch_bytes < BATCH_BYTES {
+                    if !ended && held.bytes < BATCH_BYTES {
                         next = output.next().now_or_never();
                     }
                 }
-                flush_stdout(&mut stdout_run, &mut batch, marker.as_mut(), ended);
-                if !batch.is_empty() {
-                    pieces.send(batch).await.map_err(|_| RunError::ConsumerGone)?;
+                if ended || held.bytes >= HOLD_BYTES {
+                    holding = false;
+                    hand_over(&mut held, &pieces, marker.as_mut(), ended).await?;
+                } else if !holding {
+                    // A small batch waits a moment for more: the translating thread wakes once
+                    // per HOLD_BYTES, not once per engine frame.
+                    holding = true;
+                    hold.as_mut().reset(tokio::time::Instant::now() + HOLD_TIME);
                 }
-                if marker.as_ref().is_some_and(|m| m.status().is_some()) {
-                    if let Some(mut writer) = ack.take() {
-                        // Everything before the marker is in the tap: let the helper end.
-                        if let Err(e) = async { writer.write_all(b"\n").await?; writer.flush().await }.await {
-                            tracing::debug!(connector = what, error = %e, "cannot acknowledge the end marker; it is stopped anyway");
-                        }
-                        tracing::debug!(connector = what, "read the end marker");
-                    }
-                }
-                if ended {
-                    break;
-                }
+            }
+            () = &mut hold, if holding => {
+                holding = false;
+                hand_over(&mut held, &pieces, marker.as_mut(), false).await?;
             }
             status = &mut exit_future, if exit.is_none() => {
                 exit = Some(status?);
@@ -129,6 +130,23 @@ where
                 break;
             }
         }
+        if !holding && marker.as_ref().is_some_and(|m| m.status().is_some()) {
+            if let Some(mut writer) = ack.take() {
+                // Everything before the marker is in the tap: let the helper end.
+                if let Err(e) = async {
+                    writer.write_all(b"\n").await?;
+                    writer.flush().await
+                }
+                .await
+                {
+                    tracing::debug!(connector = what, error = %e, "cannot acknowledge the end marker; it is stopped anyway");
+                }
+                tracing::debug!(connector = what, "read the end marker");
+            }
+        }
+        if ended {
+            break;
+        }
         // After the exit, or once the end marker is acknowledged, the output has nothing more to
         // say: its silence is bounded.
         if exit.is_some() || ack.is_none() && marker.is_some() {
@@ -139,6 +157,9 @@ where
         if let Some(limit) = idle_timeout {
             silence.as_mut().reset(tokio::time::Instant::now() + limit);
         }
+    }
+    if holding {
+        hand_over(&mut held, &pieces, marker.as_mut(), false).await?;
     }
     let code = match (exit, marker.as_ref().and_then(EndMarker::status)) {
         (Some(c), _) => c,
@@ -179,6 +200,33 @@ where
     };
     tracing::debug!(connector = what, code, ?complete, "ended");
     Ok(Exit { code, complete })
+}
+
+/// Output read but not yet handed to the translating thread.
+#[derive(Default)]
+struct Held {
+    batch: Vec<Piece>,
+    stdout_run: Vec<Bytes>,
+    bytes: usize,
+}
+
+/// Hands what is held to the translating thread (waiting while its channel is full).
+async fn hand_over(
+    held: &mut Held,
+    pieces: &mpsc::Sender<Vec<Piece>>,
+    marker: Option<&mut EndMarker>,
+    ended: bool,
+) -> Result<(), RunError> {
+    flush_stdout(&mut held.stdout_run, &mut held.batch, marker, ended);
+    held.bytes = 0;
+    let batch = std::mem::take(&mut held.batch);
+    if !batch.is_empty() {
+        pieces
+            .send(batch)
+            .await
+            .map_err(|_| RunError::ConsumerGone)?;
+    }
+    Ok(())
 }
 
 /// Moves a run of stdout chunks into the batch, through the end-marker filter when there is one
