@@ -21,9 +21,6 @@ use tokio::io::AsyncRead;
 
 /// How long a stopped group has between SIGTERM and SIGKILL.
 const GRACE: Duration = Duration::from_secs(5);
-/// What a pipe holds before the connector's writes block (Linux's default is 64 KiB): a connector
-/// that writes in 64 KiB pieces runs ahead of the tap instead of taking turns with it.
-const PIPE_BYTES: i32 = 1024 * 1024;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProcessError {
@@ -218,7 +215,6 @@ pub fn start(
         })?;
     let pid = child.id().unwrap_or(0);
     let stdout = child.stdout.take().expect("stdout is piped");
-    grow_pipe(&stdout);
     let stderr = child.stderr.take().expect("stderr is piped");
     let output = futures_util::stream::select(
         pipe(stdout, pid, Output::Stdout),
@@ -245,18 +241,6 @@ pub fn start(
             completion: Completion::EndOfFile,
         },
     ))
-}
-
-/// Asks for a larger pipe ([`PIPE_BYTES`]); where the system refuses (a lower
-/// `/proc/sys/fs/pipe-max-size`), the pipe keeps its size.
-fn grow_pipe(pipe: &impl std::os::fd::AsRawFd) {
-    // SAFETY: fcntl(F_SETPIPE_SZ) on a pipe this process owns changes only the kernel's buffer
-    // size; no memory of ours is touched.
-    #[allow(unsafe_code)]
-    let r = unsafe { libc::fcntl(pipe.as_raw_fd(), libc::F_SETPIPE_SZ, PIPE_BYTES) };
-    if r == -1 {
-        tracing::debug!(error = %io::Error::last_os_error(), "cannot grow the connector's stdout pipe");
-    }
 }
 
 /// A pipe as a stream of chunks, ending at its end of file.

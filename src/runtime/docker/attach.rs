@@ -46,7 +46,12 @@ pub async fn attach(
         source,
     };
     let io_error = |err: io::Error| error(BollardError::IOError { err });
-    let mut stream = UnixStream::connect(socket).await.map_err(io_error)?;
+    let mut stream = UnixStream::connect(socket).await.map_err(|e| {
+        io_error(io::Error::new(
+            e.kind(),
+            format!("cannot connect to the engine's socket {socket}: {e}"),
+        ))
+    })?;
     let request = format!(
         "POST /v{version}/containers/{id}/attach?stream=1&stdin={}&stdout=1&stderr=1 HTTP/1.1\r\n\
          Host: docker\r\nContent-Type: text/plain\r\nContent-Length: 0\r\n\
@@ -71,10 +76,26 @@ pub async fn attach(
         }
     };
     match head.status {
-        101 | 200 => {}
+        101 => {}
+        // Engines that hand the connection over without the upgrade answer 200 with no body
+        // length; a 200 with one is an answer from something that did not (a proxy).
+        200 if head.content_length.is_none() && !head.chunked => {}
+        200 => {
+            return Err(error(BollardError::DockerStreamError {
+                error:
+                    "the engine (or a proxy in front of it) answered the attach request without \
+                        handing the connection over to the container's output"
+                        .into(),
+            }))
+        }
         status => {
             let body = read_body(&mut stream, &mut buf, head.content_length).await;
-            let message = serde_json::from_slice::<serde_json::Value>(&body)
+            // The JSON error, also out of a chunked body.
+            let json = match (memchr::memchr(b'{', &body), memchr::memrchr(b'}', &body)) {
+                (Some(start), Some(end)) if start < end => &body[start..=end],
+                _ => &body[..],
+            };
+            let message = serde_json::from_slice::<serde_json::Value>(json)
                 .ok()
                 .and_then(|v| v.get("message")?.as_str().map(str::to_string))
                 .unwrap_or_else(|| String::from_utf8_lossy(&body).trim().to_string());
@@ -98,18 +119,15 @@ pub async fn attach(
         buf,
         _keep: keep,
     };
-    let output = futures_util::stream::unfold(Some(frames), move |state| {
-        let id = id.clone();
-        async move {
-            let mut frames = state?;
-            match frames.next().await {
-                Ok(Some(output)) => Some((Ok(output), Some(frames))),
-                Ok(None) => None,
-                Err(source) => Some((
-                    Err(RunError::from(DockerError::Output { id, source })),
-                    None,
-                )),
-            }
+    let output = futures_util::stream::unfold(Some((frames, id)), |state| async move {
+        let (mut frames, id) = state?;
+        match frames.next().await {
+            Ok(Some(output)) => Some((Ok(output), Some((frames, id)))),
+            Ok(None) => None,
+            Err(source) => Some((
+                Err(RunError::from(DockerError::Output { id, source })),
+                None,
+            )),
         }
     });
     Ok(Attached {
@@ -127,8 +145,9 @@ struct Frames<R> {
 }
 
 impl<R: AsyncRead + Unpin> Frames<R> {
-    /// The next frame with a payload; `None` at the end of the stream (a torn last frame is
-    /// dropped: the end marker, missing then, tells that the output was not read whole).
+    /// The next frame with a payload; `None` at the end of the stream. A stream that ends inside
+    /// a frame is an error (as bollard's decoder has it): output was lost, whether or not an end
+    /// marker would tell.
     async fn next(&mut self) -> Result<Option<Output>, BollardError> {
         loop {
             if let Some(frame) = split_frame(&mut self.buf)? {
@@ -143,10 +162,12 @@ impl<R: AsyncRead + Unpin> Frames<R> {
                 == 0
             {
                 if !self.buf.is_empty() {
-                    tracing::debug!(
-                        bytes = self.buf.len(),
-                        "the attach stream ended inside a frame"
-                    );
+                    return Err(BollardError::DockerStreamError {
+                        error: format!(
+                            "the attach stream ended inside a frame ({} bytes of it came, header included)",
+                            self.buf.len()
+                        ),
+                    });
                 }
                 return Ok(None);
             }
@@ -185,6 +206,7 @@ fn split_frame(buf: &mut BytesMut) -> Result<Option<Option<Output>>, BollardErro
 struct Head {
     status: u16,
     content_length: Option<usize>,
+    chunked: bool,
 }
 
 /// Reads the response head into `buf` and takes it off, leaving what followed it.
@@ -225,14 +247,19 @@ fn parse_head(head: &[u8]) -> io::Result<Head> {
         })?;
     // The stream is always multiplexed: the tap never gives a container a terminal (whatever
     // the Content-Type says: engines before API 1.42 call a multiplexed stream "raw").
-    let content_length = lines
-        .filter_map(|line| line.split_once(':'))
-        .find(|(name, _)| name.eq_ignore_ascii_case("content-length"))
-        .and_then(|(_, value)| value.trim().parse().ok());
-    Ok(Head {
+    let mut head = Head {
         status,
-        content_length,
-    })
+        content_length: None,
+        chunked: false,
+    };
+    for (name, value) in lines.filter_map(|line| line.split_once(':')) {
+        if name.eq_ignore_ascii_case("content-length") {
+            head.content_length = value.trim().parse().ok();
+        } else if name.eq_ignore_ascii_case("transfer-encoding") {
+            head.chunked = value.to_ascii_lowercase().contains("chunked");
+        }
+    }
+    Ok(head)
 }
 
 /// An error answer's body (at most 64 KiB, a few seconds).
@@ -316,14 +343,14 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_torn_last_frame_ends_the_stream_without_it() {
+    async fn a_stream_that_ends_inside_a_frame_is_an_error() {
         let mut stream = frame(1, b"whole\n");
+        let whole = vec![(1, b"whole\n".to_vec())];
+        assert_eq!(read_all(&stream, 5).await.unwrap(), whole);
         stream.extend(&frame(1, b"torn line\n")[..12]);
-        assert_eq!(
-            read_all(&stream, 5).await.unwrap(),
-            vec![(1, b"whole\n".to_vec())]
-        );
-        assert_eq!(read_all(&stream[..6], 5).await.unwrap(), vec![]);
+        let e = read_all(&stream, 5).await.unwrap_err();
+        assert!(e.contains("ended inside a frame (12 bytes"), "{e}");
+        assert!(read_all(&stream[..6], 5).await.is_err());
     }
 
     #[tokio::test]
@@ -342,6 +369,8 @@ mod tests {
         assert_eq!((h.status, h.content_length), (101, None));
         let h = parse_head(b"HTTP/1.1 404 Not Found\r\ncontent-length: 42\r\n\r\n").unwrap();
         assert_eq!((h.status, h.content_length), (404, Some(42)));
+        let h = parse_head(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n").unwrap();
+        assert!(h.chunked);
         assert!(parse_head(b"SSH-2.0-OpenSSH\r\n\r\n").is_err());
         assert!(parse_head(b"HTTP/1.1 abc\r\n\r\n").is_err());
     }
