@@ -239,6 +239,7 @@ pub fn start(
             output: Box::pin(output),
             exit,
             completion: Completion::EndOfFile,
+            hold: None,
         },
     ))
 }

@@ -438,6 +438,7 @@ impl Engine {
             output: attached.output,
             exit,
             completion,
+            hold: Some(Duration::from_millis(1)),
         })
     }
 
