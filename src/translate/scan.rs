@@ -49,6 +49,7 @@ pub fn record(b: &[u8]) -> Option<Record<'_>> {
     }
     s.members(b'}', |s| {
         s.member(|s, key, escaped| {
+            s.ws();
             match key {
                 _ if escaped => return None,
                 b"type" if kind.is_none() => kind = Some(s.plain_string()?),
@@ -142,7 +143,9 @@ struct Scan<'a> {
 }
 
 impl<'a> Scan<'a> {
-    /// Spaces only: a line with tabs or line breaks never gets here.
+    /// Spaces only: a line with tabs or line breaks never gets here. Where the next byte is read
+    /// anyway (`eat`, `value`, after a member) spaces are skipped there instead, at no cost when
+    /// there are none.
     #[inline(always)]
     fn ws(&mut self) {
         while self.b.get(self.i) == Some(&b' ') {
@@ -157,9 +160,16 @@ impl<'a> Scan<'a> {
         Some(c)
     }
 
+    /// `c`, after any spaces.
     #[inline(always)]
     fn eat(&mut self, c: u8) -> Option<()> {
-        (self.next()? == c).then_some(())
+        loop {
+            match self.next()? {
+                x if x == c => return Some(()),
+                b' ' => {}
+                _ => return None,
+            }
+        }
     }
 
     /// A string without escapes; its contents.
@@ -175,7 +185,7 @@ impl<'a> Scan<'a> {
         (!escaped).then_some(span)
     }
 
-    /// A string; its contents' span and whether it holds escapes.
+    /// A string (after any spaces); its contents' span and whether it holds escapes.
     #[inline(always)]
     fn string(&mut self) -> Option<(Span, bool)> {
         self.eat(b'"')?;
@@ -203,17 +213,25 @@ impl<'a> Scan<'a> {
         }
     }
 
-    /// Any JSON value, validated and skipped.
+    /// Any JSON value (after any spaces), validated and skipped. Inlined into the loops of
+    /// `object` and `array`, so only nested containers cost a call.
+    #[inline(always)]
     fn value(&mut self) -> Option<()> {
-        match *self.b.get(self.i)? {
-            b'{' => self.object(),
-            b'[' => self.array(),
-            b'"' => self.string().map(drop),
-            b'-' | b'0'..=b'9' => self.number().map(drop),
-            b't' => self.literal(b"true"),
-            b'f' => self.literal(b"false"),
-            b'n' => self.literal(b"null"),
-            _ => None,
+        loop {
+            return match *self.b.get(self.i)? {
+                b' ' => {
+                    self.i += 1;
+                    continue;
+                }
+                b'{' => self.object(),
+                b'[' => self.array(),
+                b'"' => self.string().map(drop),
+                b'-' | b'0'..=b'9' => self.number().map(drop),
+                b't' => self.literal(b"true"),
+                b'f' => self.literal(b"false"),
+                b'n' => self.literal(b"null"),
+                _ => None,
+            };
         }
     }
 
@@ -246,13 +264,15 @@ impl<'a> Scan<'a> {
         if self.b.get(self.i) == Some(&close) {
             self.i += 1;
         } else {
-            loop {
+            'members: loop {
                 member(self)?;
-                self.ws();
-                match self.next()? {
-                    b',' => self.ws(),
-                    c if c == close => break,
-                    _ => return None,
+                loop {
+                    match self.next()? {
+                        b',' => break,
+                        c if c == close => break 'members,
+                        b' ' => {}
+                        _ => return None,
+                    }
                 }
             }
         }
@@ -260,13 +280,11 @@ impl<'a> Scan<'a> {
         Some(())
     }
 
-    /// `"key": value`, the key read by `key`, which reads the value too.
+    /// `"key": value`, the key read by `key`, which reads the value (and spaces before it) too.
     #[inline(always)]
     fn member<T>(&mut self, key: impl FnOnce(&mut Self, &'a [u8], bool) -> Option<T>) -> Option<T> {
         let ((from, to), escaped) = self.string()?;
-        self.ws();
         self.eat(b':')?;
-        self.ws();
         let b = self.b;
         key(self, &b[from..to], escaped)
     }
@@ -330,6 +348,7 @@ impl<'a> Scan<'a> {
         let (mut stream, mut namespace, mut data, mut emitted_at) = (None, None, None, None);
         self.members(b'}', |s| {
             s.member(|s, key, escaped| {
+                s.ws();
                 match key {
                     _ if escaped => return None,
                     b"stream" if stream.is_none() => stream = Some(s.string_span()?),
