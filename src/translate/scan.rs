@@ -163,13 +163,20 @@ impl<'a> Scan<'a> {
     /// `c`, after any spaces.
     #[inline(always)]
     fn eat(&mut self, c: u8) -> Option<()> {
-        loop {
-            match self.next()? {
-                x if x == c => return Some(()),
-                b' ' => {}
-                _ => return None,
-            }
+        match self.next()? {
+            x if x == c => Some(()),
+            b' ' => (self.after_spaces()? == c).then_some(()),
+            _ => None,
         }
+    }
+
+    /// The byte after the spaces that follow a space just read. Out of line: a loop here, even
+    /// one never taken, costs the common path more than a call on the rare one.
+    #[cold]
+    #[inline(never)]
+    fn after_spaces(&mut self) -> Option<u8> {
+        self.ws();
+        self.next()
     }
 
     /// A string without escapes; its contents.
@@ -217,22 +224,25 @@ impl<'a> Scan<'a> {
     /// `object` and `array`, so only nested containers cost a call.
     #[inline(always)]
     fn value(&mut self) -> Option<()> {
-        loop {
-            return match *self.b.get(self.i)? {
-                b' ' => {
-                    self.i += 1;
-                    continue;
-                }
-                b'{' => self.object(),
-                b'[' => self.array(),
-                b'"' => self.string().map(drop),
-                b'-' | b'0'..=b'9' => self.number().map(drop),
-                b't' => self.literal(b"true"),
-                b'f' => self.literal(b"false"),
-                b'n' => self.literal(b"null"),
-                _ => None,
-            };
+        match *self.b.get(self.i)? {
+            b' ' => self.spaced_value(),
+            b'{' => self.object(),
+            b'[' => self.array(),
+            b'"' => self.string().map(drop),
+            b'-' | b'0'..=b'9' => self.number().map(drop),
+            b't' => self.literal(b"true"),
+            b'f' => self.literal(b"false"),
+            b'n' => self.literal(b"null"),
+            _ => None,
         }
+    }
+
+    /// A value after spaces, out of line (see `after_spaces`).
+    #[cold]
+    #[inline(never)]
+    fn spaced_value(&mut self) -> Option<()> {
+        self.ws();
+        self.value()
     }
 
     #[inline(always)]
@@ -264,15 +274,17 @@ impl<'a> Scan<'a> {
         if self.b.get(self.i) == Some(&close) {
             self.i += 1;
         } else {
-            'members: loop {
+            loop {
                 member(self)?;
-                loop {
-                    match self.next()? {
-                        b',' => break,
-                        c if c == close => break 'members,
-                        b' ' => {}
+                match self.next()? {
+                    b',' => {}
+                    c if c == close => break,
+                    b' ' => match self.after_spaces()? {
+                        b',' => {}
+                        c if c == close => break,
                         _ => return None,
-                    }
+                    },
+                    _ => return None,
                 }
             }
         }
