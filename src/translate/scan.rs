@@ -399,15 +399,28 @@ impl<'a> Scan<'a> {
     }
 
     /// An integer `emitted_at` of at most 18 digits, as the general path reads it (through f64).
+    /// Digits are checked and summed in one pass; what `number` reads otherwise (a leading zero
+    /// before more digits, a fraction, an exponent, no digit) is left to the general path.
     fn millis(&mut self) -> Option<i64> {
         let negative = self.b.get(self.i) == Some(&b'-');
         let from = self.i + usize::from(negative);
-        if !self.number()? || self.i - from > 18 {
+        let rest = self.b.get(from..)?;
+        let (mut n, mut digits) = (0i64, 0);
+        for &d in rest {
+            if !d.is_ascii_digit() {
+                break;
+            }
+            n = n.wrapping_mul(10).wrapping_add(i64::from(d - b'0'));
+            digits += 1;
+        }
+        if digits == 0
+            || digits > 18
+            || (digits > 1 && rest[0] == b'0')
+            || matches!(rest.get(digits), Some(b'.' | b'e' | b'E'))
+        {
             return None;
         }
-        let n = self.b[from..self.i]
-            .iter()
-            .fold(0i64, |n, &d| n * 10 + i64::from(d - b'0'));
+        self.i = from + digits;
         Some((if negative { -n } else { n }) as f64 as i64)
     }
 }
