@@ -47,17 +47,13 @@ pub fn record(b: &[u8]) -> Option<Record<'_>> {
     if s.b.get(s.i) != Some(&b'{') {
         return None;
     }
-    s.members(b'}', |s| {
-        s.member(|s, key, escaped| {
-            s.ws();
-            match key {
-                _ if escaped => return None,
-                b"type" if kind.is_none() => kind = Some(s.plain_string()?),
-                b"record" if record.is_none() => record = Some(s.record()?),
-                _ => return None,
-            }
-            Some(())
-        })
+    s.fields(|s, key| {
+        match key {
+            b"type" if kind.is_none() => kind = Some(s.plain_string()?),
+            b"record" if record.is_none() => record = Some(s.record()?),
+            _ => return None,
+        }
+        Some(())
     })?;
     s.ws();
     if s.i != b.len() || kind? != b"RECORD" {
@@ -292,13 +288,20 @@ impl<'a> Scan<'a> {
         Some(())
     }
 
-    /// `"key": value`, the key read by `key`, which reads the value (and spaces before it) too.
+    /// The members of an envelope object (at its `{`): `field` gets each key, after the colon
+    /// and any spaces, and reads the value. A key with escapes is left to the general path.
     #[inline(always)]
-    fn member<T>(&mut self, key: impl FnOnce(&mut Self, &'a [u8], bool) -> Option<T>) -> Option<T> {
-        let ((from, to), escaped) = self.string()?;
-        self.eat(b':')?;
-        let b = self.b;
-        key(self, &b[from..to], escaped)
+    fn fields(&mut self, mut field: impl FnMut(&mut Self, &'a [u8]) -> Option<()>) -> Option<()> {
+        self.members(b'}', |s| {
+            let ((from, to), escaped) = s.string()?;
+            if escaped {
+                return None;
+            }
+            s.eat(b':')?;
+            s.ws();
+            let b = s.b;
+            field(s, &b[from..to])
+        })
     }
 
     fn object(&mut self) -> Option<()> {
@@ -363,31 +366,27 @@ impl<'a> Scan<'a> {
             return None;
         }
         let (mut stream, mut namespace, mut data, mut emitted_at) = (None, None, None, None);
-        self.members(b'}', |s| {
-            s.member(|s, key, escaped| {
-                s.ws();
-                match key {
-                    _ if escaped => return None,
-                    b"stream" if stream.is_none() => stream = Some(s.string_span()?),
-                    b"namespace" if namespace.is_none() => {
-                        namespace = Some(s.null_or(Self::string_span)?)
-                    }
-                    b"data" if data.is_none() => {
-                        if s.b.get(s.i) != Some(&b'{') {
-                            return None;
-                        }
-                        let from = s.i;
-                        s.object()?;
-                        data = Some((from, s.i));
-                    }
-                    b"emitted_at" if emitted_at.is_none() => {
-                        emitted_at = Some(s.null_or(Self::millis)?)
-                    }
-                    b"stream" | b"namespace" | b"data" | b"emitted_at" => return None,
-                    _ => s.value()?,
+        self.fields(|s, key| {
+            match key {
+                b"stream" if stream.is_none() => stream = Some(s.string_span()?),
+                b"namespace" if namespace.is_none() => {
+                    namespace = Some(s.null_or(Self::string_span)?)
                 }
-                Some(())
-            })
+                b"data" if data.is_none() => {
+                    if s.b.get(s.i) != Some(&b'{') {
+                        return None;
+                    }
+                    let from = s.i;
+                    s.object()?;
+                    data = Some((from, s.i));
+                }
+                b"emitted_at" if emitted_at.is_none() => {
+                    emitted_at = Some(s.null_or(Self::millis)?)
+                }
+                b"stream" | b"namespace" | b"data" | b"emitted_at" => return None,
+                _ => s.value()?,
+            }
+            Some(())
         })?;
         Some((stream?, namespace.flatten(), data?, emitted_at.flatten()))
     }
