@@ -363,6 +363,62 @@ mod tests {
         assert!(e.contains("unknown stream 7"), "{e}");
     }
 
+    /// `attach` against a socket that answers `answer` to any request; the error it gives.
+    async fn attach_answered(answer: &'static [u8]) -> String {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("engine.sock");
+        let listener = tokio::net::UnixListener::bind(&path).unwrap();
+        let server = tokio::spawn(async move {
+            let (mut conn, _) = listener.accept().await.unwrap();
+            let mut request = BytesMut::new();
+            while !request.ends_with(b"\r\n\r\n") {
+                read_more(&mut conn, &mut request).await.unwrap();
+            }
+            conn.write_all(answer).await.unwrap();
+        });
+        let result = tokio::time::timeout(
+            Duration::from_secs(20),
+            attach(path.to_str().unwrap(), "1.41", "abc123", false),
+        )
+        .await
+        .expect("attach answers in time");
+        server.await.unwrap();
+        match result {
+            Ok(_) => panic!("attached through an error answer"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[tokio::test]
+    async fn error_answers_are_clear_errors() {
+        // What Docker 20.10 answers for a container that is not there (read off the real socket
+        // with curl): plain text after the head, no length, then the connection closes.
+        let e = attach_answered(b"HTTP/1.1 404 Not Found\r\nContent-Type: application/vnd.docker.raw-stream\r\n\r\nNo such container: abc123\r\n").await;
+        assert!(
+            e.contains("cannot attach to container abc123")
+                && e.contains("404")
+                && e.contains("No such container: abc123"),
+            "{e}"
+        );
+        // An API error as JSON with a length (the engine's other errors).
+        let e = attach_answered(b"HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nContent-Length: 31\r\n\r\n{\"message\":\"bad stdin value\"}\n").await;
+        assert!(
+            e.contains("400") && e.contains("bad stdin value") && !e.contains("message"),
+            "{e}"
+        );
+        // A chunked JSON body.
+        let e = attach_answered(b"HTTP/1.1 409 Conflict\r\nTransfer-Encoding: chunked\r\n\r\n1b\r\n{\"message\":\"is not running\"}\r\n0\r\n\r\n").await;
+        assert!(
+            e.contains("409") && e.contains("is not running") && !e.contains("1b"),
+            "{e}"
+        );
+        // Something that did not hand the connection over.
+        let e = attach_answered(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}").await;
+        assert!(e.contains("without handing the connection over"), "{e}");
+        let e = attach_answered(b"SSH-2.0-OpenSSH_9.2\r\n\r\n").await;
+        assert!(e.contains("SSH-2.0"), "{e}");
+    }
+
     #[test]
     fn the_answer_head_gives_its_status_and_length() {
         let h = parse_head(b"HTTP/1.1 101 UPGRADED\r\nContent-Type: application/vnd.docker.raw-stream\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n").unwrap();
