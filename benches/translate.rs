@@ -6,11 +6,13 @@
 //! Inputs: the bundled connector's RECORD lines as `docker/bench.py` configures it (253 bytes, one
 //! STATE every 10,000 records), and the real faker connector's output in `tests/corpus` (records of
 //! three streams, logs, traces and states) repeated. Each is read as the pipeline reads it: 64 KiB
-//! chunks, cut into lines ([`LineFramer`]), each line through [`Reader::on_line`].
+//! chunks, cut into lines ([`LineFramer`]), each line through [`Reader::on_line`], and the Singer
+//! lines into a buffer the size of the tap's stdout buffer, flushed to a sink.
 use divan::counter::BytesCount;
 use divan::Bencher;
 use serde_json::json;
 use std::io;
+use tap_airbyte::output::BUFFER_BYTES;
 use tap_airbyte::pipeline::lines::LineFramer;
 use tap_airbyte::pipeline::PipelineError;
 use tap_airbyte::translate::airbyte::StreamDescriptor;
@@ -81,7 +83,8 @@ fn translate(bencher: Bencher, input: Vec<u8>, streams: &[&str]) {
         .counter(BytesCount::new(input.len()))
         .with_inputs(|| Reader::sync(&plans, StateStore::default()))
         .bench_local_values(|mut reader| {
-            let mut out = io::sink();
+            // Written as the tap writes stdout: copied into a buffer of its size, then flushed.
+            let mut out = io::BufWriter::with_capacity(BUFFER_BYTES, io::sink());
             let mut framer = LineFramer::new(64 * 1024 * 1024);
             for chunk in input.chunks(64 * 1024) {
                 framer
