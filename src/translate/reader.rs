@@ -26,7 +26,7 @@ use super::catalog::StreamPlan;
 use super::redact::Redactor;
 use super::route::{Route, Undelivered};
 use super::scan;
-use super::singer;
+use super::singer::{self, RecordEnd};
 use super::state::StateStore;
 use crate::maps::mapper::{MapError, Maps};
 use serde_json::value::RawValue;
@@ -87,6 +87,7 @@ pub struct Reader {
     unknown_streams: HashSet<StreamDescriptor>,
     /// Reused buffer for records re-encoded without their deselected properties.
     scratch: Vec<u8>,
+    record_end: RecordEnd,
     redactor: Redactor,
     spec_secret_keys: HashSet<String>,
     /// BATCH output (`batch_config`): records go to files, announced before every STATE.
@@ -156,6 +157,7 @@ impl Reader {
             redactor: Redactor::default(),
             spec_secret_keys: HashSet::new(),
             scratch: Vec::new(),
+            record_end: RecordEnd::default(),
             batch: None,
         })
     }
@@ -269,8 +271,8 @@ impl Reader {
             "RECORD" => match envelope.record {
                 Some(r) => {
                     let r = scan::Record {
-                        stream: &r.stream,
-                        namespace: r.namespace.as_deref(),
+                        stream: r.stream.as_bytes(),
+                        namespace: r.namespace.as_deref().map(str::as_bytes),
                         data: r.data.get().as_bytes(),
                         emitted_at: r.emitted_at.map(|f| f as i64),
                     };
@@ -333,6 +335,7 @@ impl Reader {
             r.data,
             r.emitted_at,
             &mut self.scratch,
+            &mut self.record_end,
             self.batch.as_mut(),
             out,
         )? {
@@ -348,13 +351,21 @@ impl Reader {
 
     /// The synced stream a record belongs to: (namespace, name) exactly, or, for a record without a
     /// namespace, the one stream of that name.
-    fn find(&mut self, name: &str, namespace: Option<&str>) -> Result<usize, Miss> {
+    fn find(&mut self, name: &[u8], namespace: Option<&[u8]>) -> Result<usize, Miss> {
         let hit = |s: &OutStream| {
-            s.descriptor.name == name && s.descriptor.namespace.as_deref() == namespace
+            s.descriptor.name.as_bytes() == name
+                && s.descriptor.namespace.as_deref().map(str::as_bytes) == namespace
         };
         if self.streams.get(self.last).is_some_and(hit) {
             return Ok(self.last);
         }
+        // The scanner and serde give valid UTF-8; anything else matches no stream.
+        let (Ok(name), Ok(namespace)) = (
+            std::str::from_utf8(name),
+            namespace.map(std::str::from_utf8).transpose(),
+        ) else {
+            return Err(Miss::Unknown);
+        };
         let same_name = self.by_name.get(name).map_or(&[][..], Vec::as_slice);
         let found = match same_name
             .iter()
@@ -376,16 +387,18 @@ impl Reader {
     /// or a name that several namespaces share, means records the user asked for are not delivered.
     fn unknown_stream(
         &mut self,
-        name: &str,
-        namespace: Option<&str>,
+        name: &[u8],
+        namespace: Option<&[u8]>,
         miss: Miss,
         out: &mut impl Write,
     ) -> io::Result<()> {
         self.outcome.records_dropped += 1;
+        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
         let sd = StreamDescriptor {
-            name: name.to_string(),
-            namespace: namespace.map(str::to_string),
+            name: text(name),
+            namespace: namespace.map(text),
         };
+        let name = sd.name.as_str();
         let first_of_stream = self.unknown_streams.insert(sd.clone());
         if !self.syncing {
             if first_of_stream {
@@ -1330,13 +1343,17 @@ mod tests {
             .collect();
         plans.push(plan("s7", Some("other")));
         let mut r = Reader::sync(&plans, StateStore::default());
-        assert_eq!(r.find("s4999", Some("ns")), Ok(4999));
-        assert_eq!(r.find("s7", Some("other")), Ok(5000));
-        assert_eq!(r.find("s7", Some("ns")), Ok(7));
-        assert_eq!(r.find("s8", None), Ok(8), "a unique name without namespace");
-        assert_eq!(r.find("s7", None), Err(Miss::Ambiguous));
-        assert_eq!(r.find("s7", Some("nope")), Err(Miss::Unknown));
-        assert_eq!(r.find("zzz", None), Err(Miss::Unknown));
+        assert_eq!(r.find(b"s4999", Some(&b"ns"[..])), Ok(4999));
+        assert_eq!(r.find(b"s7", Some(&b"other"[..])), Ok(5000));
+        assert_eq!(r.find(b"s7", Some(&b"ns"[..])), Ok(7));
+        assert_eq!(
+            r.find(b"s8", None),
+            Ok(8),
+            "a unique name without namespace"
+        );
+        assert_eq!(r.find(b"s7", None), Err(Miss::Ambiguous));
+        assert_eq!(r.find(b"s7", Some(&b"nope"[..])), Err(Miss::Unknown));
+        assert_eq!(r.find(b"zzz", None), Err(Miss::Unknown));
     }
 
     /// Everything logged while `f` runs, as the tap's fmt layer writes it.

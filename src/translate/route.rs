@@ -14,7 +14,7 @@
 use super::airbyte::Fields;
 use super::batch::Batcher;
 use super::parquet::Misfit;
-use super::singer;
+use super::singer::{self, RecordEnd};
 use crate::maps::mapper::{MapError, Maps, StreamMapper};
 use serde_json::{Map, Value};
 use std::collections::HashSet;
@@ -111,6 +111,7 @@ impl Route {
         data: &[u8],
         emitted_at: Option<i64>,
         scratch: &mut Vec<u8>,
+        end: &mut RecordEnd,
         batch: Option<&mut Batcher>,
         out: &mut impl Write,
     ) -> io::Result<Result<usize, Undelivered>> {
@@ -133,7 +134,7 @@ impl Route {
                             return Ok(Err(Undelivered(why)));
                         }
                     }
-                    None => singer::write_record(out, prefix, bytes, emitted_at)?,
+                    None => singer::write_record(out, prefix, bytes, emitted_at, end)?,
                 }
                 Ok(Ok(prefix.len() + bytes.len()))
             }
@@ -165,7 +166,7 @@ impl Route {
                                 return Ok(Err(Undelivered(format!("`{}`: {why}", mapper.name))));
                             }
                         }
-                        None => singer::write_record(out, prefix, scratch, emitted_at)?,
+                        None => singer::write_record(out, prefix, scratch, emitted_at, end)?,
                     }
                     written += prefix.len() + scratch.len();
                 }

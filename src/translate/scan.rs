@@ -11,16 +11,20 @@
 //! scanner says `Some` only for lines that serde_json reads without error into the same fields
 //! (`tests` hold it to that on the corpus and on random mutations of it).
 //!
-//! Strings are skipped with `memchr2` (SIMD) to their closing quote or next escape; a line holding
+//! Strings are skipped to their closing quote or next escape with a mask of the quotes and
+//! backslashes of each 64-byte block, found 16 bytes at a time (SIMD) when a string is first read
+//! in the block; a line holding
 //! no byte below 0x20 (checked first, in a loop the compiler vectorizes) cannot hold a control
 //! character inside a string, so that check is not repeated per string.
-use memchr::memchr2;
+use wide::u8x16;
 
 /// What the reader needs of a RECORD line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Record<'a> {
-    pub stream: &'a str,
-    pub namespace: Option<&'a str>,
+    /// The stream's name and namespace, valid UTF-8 (left as bytes: the reader compares them with
+    /// the synced streams' names, and most records are of the stream before them).
+    pub stream: &'a [u8],
+    pub namespace: Option<&'a [u8]>,
     /// The `data` object, exactly as written (valid UTF-8).
     pub data: &'a [u8],
     /// `emitted_at` in milliseconds, as the general path reads it (`f64` then `as i64`).
@@ -41,7 +45,13 @@ pub fn record(b: &[u8]) -> Option<Record<'_>> {
         }
         Bytes::Control => return None,
     }
-    let mut s = Scan { b, i: 0, depth: 0 };
+    let mut s = Scan {
+        b,
+        i: 0,
+        depth: 0,
+        base: 0,
+        marks: marks(b, 0),
+    };
     let (mut kind, mut record) = (None, None);
     s.ws();
     if s.b.get(s.i) != Some(&b'{') {
@@ -61,14 +71,11 @@ pub fn record(b: &[u8]) -> Option<Record<'_>> {
     }
     let (stream, namespace, data, emitted_at) = record?;
     // Spans of a valid UTF-8 line that start and end at ASCII quotes or braces: valid UTF-8.
-    let text = |(from, to): (usize, usize)| std::str::from_utf8(&b[from..to]).ok();
+    let span = |(from, to): Span| &b[from..to];
     Some(Record {
-        stream: text(stream)?,
-        namespace: match namespace {
-            Some(span) => Some(text(span)?),
-            None => None,
-        },
-        data: &b[data.0..data.1],
+        stream: span(stream),
+        namespace: namespace.map(span),
+        data: span(data),
         emitted_at,
     })
 }
@@ -106,28 +113,36 @@ fn classify(b: &[u8]) -> Bytes {
     }
 }
 
-/// The first `"` or `\` in `b`. Most strings in a record are short (keys, ids, timestamps): the
-/// first 32 bytes are searched 8 at a time in a register, the rest with `memchr2` (SIMD), whose
-/// set-up costs more than a short string does.
-#[inline(always)]
-fn quote_or_backslash(b: &[u8]) -> Option<usize> {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGHS: u64 = 0x8080_8080_8080_8080;
-    let mut at = 0;
-    while at + 8 <= b.len().min(32) {
-        let word = u64::from_le_bytes(b[at..at + 8].try_into().expect("8 bytes"));
-        let quote = word ^ (ONES * u64::from(b'"'));
-        let backslash = word ^ (ONES * u64::from(b'\\'));
-        // A byte of `quote` or `backslash` is zero where `word` holds that character; the lowest
-        // flagged byte is the first match (the trick can flag bytes above a match, never below).
-        let zero =
-            (quote.wrapping_sub(ONES) & !quote | backslash.wrapping_sub(ONES) & !backslash) & HIGHS;
-        if zero != 0 {
-            return Some(at + zero.trailing_zeros() as usize / 8);
-        }
-        at += 8;
+/// Bit `k` set where `b[at + k]` is `"` or `\\`, for the 64 bytes from `at` (bytes past the end
+/// of the line count as neither).
+#[inline]
+fn marks(b: &[u8], at: usize) -> u64 {
+    if let Some(block) = b.get(at..).and_then(<[u8]>::first_chunk::<64>) {
+        return marks_of(block);
     }
-    memchr2(b'"', b'\\', &b[at..]).map(|i| at + i)
+    // The line's last 64 bytes, without those before `at`: no copy (most lines are longer).
+    if let Some(last) = b.last_chunk::<64>() {
+        // (`at` may be the end of the line: no bits then.)
+        return marks_of(last)
+            .checked_shr((at - (b.len() - 64)) as u32)
+            .unwrap_or(0);
+    }
+    let mut padded = [0u8; 64];
+    padded[..b.len() - at].copy_from_slice(&b[at..]);
+    marks_of(&padded)
+}
+
+/// Bit `k` set where `block[k]` is `"` or `\\`: 16 bytes per SIMD comparison (SSE2 on x86_64,
+/// NEON on aarch64).
+#[inline(always)]
+fn marks_of(block: &[u8; 64]) -> u64 {
+    let mut found = 0u64;
+    for (k, lane) in block.chunks_exact(16).enumerate() {
+        let v = u8x16::new(lane.try_into().expect("16 bytes"));
+        let hit = v.simd_eq(u8x16::splat(b'"')) | v.simd_eq(u8x16::splat(b'\\'));
+        found |= u64::from(hit.to_bitmask()) << (16 * k);
+    }
+    found
 }
 
 type Span = (usize, usize);
@@ -136,9 +151,47 @@ struct Scan<'a> {
     b: &'a [u8],
     i: usize,
     depth: u32,
+    /// The quotes and backslashes of the 64 bytes from `base` ([`marks`]), a multiple of 64 at or
+    /// before `i`: the scan only moves forward, so each block is looked at once, and only when a
+    /// string is read in it.
+    base: usize,
+    marks: u64,
 }
 
 impl<'a> Scan<'a> {
+    /// The first `"` or `\\` at or after `i`.
+    #[inline(always)]
+    fn quote_or_backslash(&mut self) -> Option<usize> {
+        let at = self.i;
+        debug_assert!(self.base <= at, "the scan moves forward only");
+        let mut off = at - self.base;
+        if off >= 64 {
+            self.base = at & !63;
+            self.marks = marks(self.b, self.base);
+            off = at - self.base;
+        }
+        let ahead = self.marks >> off;
+        if ahead != 0 {
+            return Some(at + ahead.trailing_zeros() as usize);
+        }
+        self.next_marks()
+    }
+
+    /// The first `"` or `\\` in the blocks after `base`.
+    #[inline(never)]
+    fn next_marks(&mut self) -> Option<usize> {
+        loop {
+            self.base += 64;
+            if self.base >= self.b.len() {
+                return None;
+            }
+            self.marks = marks(self.b, self.base);
+            if self.marks != 0 {
+                return Some(self.base + self.marks.trailing_zeros() as usize);
+            }
+        }
+    }
+
     /// Spaces only: a line with tabs or line breaks never gets here. Where the next byte is read
     /// anyway (`eat`, `value`, after a member) spaces are skipped there instead, at no cost when
     /// there are none.
@@ -195,7 +248,7 @@ impl<'a> Scan<'a> {
         let from = self.i;
         let mut escaped = false;
         loop {
-            let at = self.i + quote_or_backslash(&self.b[self.i..])?;
+            let at = self.quote_or_backslash()?;
             if self.b[at] == b'"' {
                 self.i = at + 1;
                 return Some(((from, at), escaped));
@@ -402,31 +455,61 @@ impl<'a> Scan<'a> {
         }
     }
 
-    /// An integer `emitted_at` of at most 18 digits, as the general path reads it (through f64).
-    /// Digits are checked and summed in one pass; what `number` reads otherwise (a leading zero
-    /// before more digits, a fraction, an exponent, no digit) is left to the general path.
+    /// An integer `emitted_at` of at most 15 digits, as the general path reads it (through f64,
+    /// exact below 2^53). The digits are found 16 bytes at a time and summed 8 at a time; what
+    /// `number` reads otherwise (a leading zero before more digits, a fraction, an exponent, no
+    /// digit) and longer numbers are left to the general path.
     fn millis(&mut self) -> Option<i64> {
         let negative = self.b.get(self.i) == Some(&b'-');
         let from = self.i + usize::from(negative);
-        let rest = self.b.get(from..)?;
-        let (mut n, mut digits) = (0i64, 0);
-        for &d in rest {
-            if !d.is_ascii_digit() {
-                break;
-            }
-            n = n.wrapping_mul(10).wrapping_add(i64::from(d - b'0'));
-            digits += 1;
-        }
+        let bytes = block16(self.b, from);
+        let values = u8x16::new(bytes) - u8x16::splat(b'0');
+        let digit = values.min(u8x16::splat(9)).simd_eq(values);
+        let digits = (!digit.to_bitmask()).trailing_zeros() as usize;
         if digits == 0
-            || digits > 18
-            || (digits > 1 && rest[0] == b'0')
-            || matches!(rest.get(digits), Some(b'.' | b'e' | b'E'))
+            || digits > 15
+            || (digits > 1 && bytes[0] == b'0')
+            || matches!(self.b.get(from + digits), Some(b'.' | b'e' | b'E'))
         {
             return None;
         }
+        let values = values.to_array();
+        let word = |k: usize| u64::from_le_bytes(values[k..k + 8].try_into().expect("8 bytes"));
+        // The last `n` digits of a word moved up to its end: the bytes after them fall off, zeros
+        // (leading zeros) come in before them.
+        let last = |w: u64, n: usize| if n == 8 { w } else { w << (8 * (8 - n)) };
+        let n = if digits <= 8 {
+            eight_digits(last(word(0), digits))
+        } else {
+            eight_digits(word(0)) * 10u64.pow(digits as u32 - 8)
+                + eight_digits(last(word(8), digits - 8))
+        } as i64;
         self.i = from + digits;
-        Some((if negative { -n } else { n }) as f64 as i64)
+        Some(if negative { -n } else { n })
     }
+}
+
+/// The 16 bytes of `b` from `at`, zeros past its end.
+#[inline(always)]
+fn block16(b: &[u8], at: usize) -> [u8; 16] {
+    let rest = b.get(at..).unwrap_or_default();
+    match rest.first_chunk::<16>() {
+        Some(block) => *block,
+        None => {
+            let mut padded = [0u8; 16];
+            padded[..rest.len()].copy_from_slice(rest);
+            padded
+        }
+    }
+}
+
+/// The number written by 8 decimal digits (values 0 to 9, the first in the lowest byte): pairs,
+/// then fours, then all eight, each step one multiplication.
+#[inline(always)]
+fn eight_digits(w: u64) -> u64 {
+    let w = (w * 10 + (w >> 8)) & 0x00ff_00ff_00ff_00ff;
+    let w = (w * 100 + (w >> 16)) & 0x0000_ffff_0000_ffff;
+    (w * 10_000 + (w >> 32)) & 0xffff_ffff
 }
 
 #[cfg(test)]
@@ -446,8 +529,8 @@ mod tests {
             Box::leak(s.into_owned().into_boxed_str())
         };
         Some(Record {
-            stream: leak(r.stream),
-            namespace: r.namespace.map(leak),
+            stream: leak(r.stream).as_bytes(),
+            namespace: r.namespace.map(|n| leak(n).as_bytes()),
             data: leak(r.data.get().into()).as_bytes(),
             emitted_at: r.emitted_at.map(|f| f as i64),
         })
@@ -477,27 +560,129 @@ mod tests {
         let r = record(lines[1].as_bytes()).unwrap();
         assert_eq!(
             (r.stream, r.namespace, r.data, r.emitted_at),
-            ("s", Some("public"), &b"{ }"[..], Some(5))
+            (&b"s"[..], Some(&b"public"[..]), &b"{ }"[..], Some(5))
         );
     }
 
     #[test]
-    fn finds_the_first_quote_or_backslash_at_every_position() {
-        for len in 0..80 {
+    fn finds_every_quote_and_backslash_in_order_from_every_position() {
+        for len in 0..200 {
             for at in 0..=len {
                 for c in [b'"', b'\\'] {
-                    // Bytes on both sides of the characters, high bit set included.
+                    // Bytes on both sides of the characters, high bit set included, and the
+                    // characters again further on (across block boundaries for the longer lines).
                     let mut b: Vec<u8> = (0..len)
-                        .map(|i| [b'a', 0xc3, b'!', b'#', 0x5b, 0x5d][i % 6])
+                        .map(|i| [b'a', 0xc3, b'!', b'#', 0x5b, 0x5d, 0x22 ^ 0x80][i % 7])
                         .collect();
-                    if at < len {
-                        b[at] = c;
-                        if at + 1 < len {
-                            b[at + 1] = b'"';
+                    for k in [at, at + 1, at + 63, at + 64, at + 130] {
+                        if k < len {
+                            b[k] = if k == at { c } else { b'"' };
                         }
                     }
-                    let want = b.iter().position(|&x| x == b'"' || x == b'\\');
-                    assert_eq!(quote_or_backslash(&b), want, "len {len} at {at}");
+                    let want: Vec<usize> = (0..len)
+                        .filter(|&i| b[i] == b'"' || b[i] == b'\\')
+                        .collect();
+                    // From the start of the line, each found one after the other as a scan does.
+                    let mut s = Scan {
+                        b: &b,
+                        i: 0,
+                        depth: 0,
+                        base: 0,
+                        marks: marks(&b, 0),
+                    };
+                    let mut got = vec![];
+                    while let Some(i) = s.quote_or_backslash() {
+                        got.push(i);
+                        s.i = i + 1;
+                    }
+                    assert_eq!(got, want, "len {len} at {at}");
+                    // From a position far into the line, first.
+                    let mut s = Scan {
+                        b: &b,
+                        i: at,
+                        depth: 0,
+                        base: 0,
+                        marks: marks(&b, 0),
+                    };
+                    let first = want.iter().copied().find(|&i| i >= at);
+                    assert_eq!(s.quote_or_backslash(), first, "len {len} from {at}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn reads_emitted_at_of_every_length_and_sign() {
+        for (n, want) in [
+            ("0", Some(0)),
+            ("-0", Some(0)),
+            ("-", None),
+            ("-00", None),
+            ("00", None),
+        ] {
+            let mut s = Scan {
+                b: n.as_bytes(),
+                i: 0,
+                depth: 0,
+                base: 0,
+                marks: 0,
+            };
+            assert_eq!(s.millis(), want, "{n}");
+            let line = format!(
+                r#"{{"type":"RECORD","record":{{"stream":"s","data":{{}},"emitted_at":{n}}}}}"#
+            );
+            same(line.as_bytes());
+        }
+        let digits = "9081726354637281902";
+        for len in 1..=digits.len() {
+            for lead in ["", "1", "9", "0"] {
+                for sign in ["", "-"] {
+                    let n = format!("{sign}{lead}{}", &digits[..len]);
+                    for after in ["}}", "}} ", ".5}}", "e3}}", "E3}}", ",\"x\":1}}"] {
+                        let line = format!(
+                            r#"{{"type":"RECORD","record":{{"stream":"s","data":{{}},"emitted_at":{n}{after}"#
+                        );
+                        same(line.as_bytes());
+                        let plain = after.starts_with('}') || after.starts_with(',');
+                        let written = lead.len() + len;
+                        if plain && written <= 15 && lead != "0" {
+                            let want: i64 = n.parse().unwrap();
+                            assert_eq!(
+                                record(line.as_bytes()).unwrap().emitted_at,
+                                Some(want),
+                                "{line}"
+                            );
+                        }
+                    }
+                    // At the very end of the input, nothing after the digits.
+                    let line = format!(
+                        r#"{{"type":"RECORD","record":{{"stream":"s","data":{{}},"emitted_at":{n}"#
+                    );
+                    assert_eq!(record(line.as_bytes()), None);
+                    let mut s = Scan {
+                        b: n.as_bytes(),
+                        i: 0,
+                        depth: 0,
+                        base: 0,
+                        marks: 0,
+                    };
+                    if lead != "0" && lead.len() + len <= 15 {
+                        assert_eq!(s.millis(), Some(n.parse().unwrap()), "{n}");
+                    } else {
+                        assert_eq!(s.millis(), None, "{n}");
+                    }
+                    // A fraction or an exponent after the digits: not an integer.
+                    for after in [".5", "e3", "E3"] {
+                        let b = format!("{n}{after}");
+                        let mut s = Scan {
+                            b: b.as_bytes(),
+                            i: 0,
+                            depth: 0,
+                            base: 0,
+                            marks: 0,
+                        };
+                        assert_eq!(s.millis(), None, "{b}");
+                    }
                 }
             }
         }

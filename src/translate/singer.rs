@@ -55,18 +55,40 @@ pub fn write_record(
     prefix: &[u8],
     data: &[u8],
     emitted_at_ms: Option<i64>,
+    end: &mut RecordEnd,
 ) -> io::Result<()> {
     out.write_all(prefix)?;
     out.write_all(data)?;
-    match emitted_at_ms {
-        Some(ms) => {
-            let mut stamp = [0u8; 24];
-            format_rfc3339_millis(ms, &mut stamp);
-            out.write_all(b",\"time_extracted\":\"")?;
-            out.write_all(&stamp)?;
-            out.write_all(b"\"}\n")
+    out.write_all(end.of(emitted_at_ms))
+}
+
+/// What follows a record's data: `,"time_extracted":"…"}` and the newline, or `}` and the
+/// newline. The last one is kept: records in a row mostly share their millisecond, and its text
+/// is written in one piece.
+pub struct RecordEnd {
+    ms: Option<i64>,
+    text: [u8; 46],
+}
+
+impl Default for RecordEnd {
+    fn default() -> Self {
+        let mut text = [0u8; 46];
+        text[..19].copy_from_slice(b",\"time_extracted\":\"");
+        text[43..].copy_from_slice(b"\"}\n");
+        RecordEnd { ms: None, text }
+    }
+}
+
+impl RecordEnd {
+    /// The end of a record emitted at `ms` (milliseconds since the epoch), if known.
+    pub fn of(&mut self, ms: Option<i64>) -> &[u8] {
+        let Some(ms) = ms else { return b"}\n" };
+        if self.ms != Some(ms) {
+            let stamp: &mut [u8; 24] = (&mut self.text[19..43]).try_into().expect("24 bytes");
+            format_rfc3339_millis(ms, stamp);
+            self.ms = Some(ms);
         }
-        None => out.write_all(b"}\n"),
+        &self.text
     }
 }
 
@@ -157,6 +179,7 @@ mod tests {
             &record_prefix("a\"b"),
             data.get().as_bytes(),
             Some(0),
+            &mut RecordEnd::default(),
         )
         .unwrap();
         let text = String::from_utf8(out).unwrap();
@@ -165,5 +188,25 @@ mod tests {
         let v: serde_json::Value = serde_json::from_str(&text).unwrap();
         assert_eq!(v["stream"], "a\"b");
         assert_eq!(v["time_extracted"], "1970-01-01T00:00:00.000Z");
+    }
+
+    #[test]
+    fn record_ends_follow_each_record_s_own_time() {
+        let mut end = RecordEnd::default();
+        let text = |b: &[u8]| String::from_utf8(b.to_vec()).unwrap();
+        for ms in [
+            Some(0),
+            Some(0),
+            None,
+            Some(1_700_000_000_123),
+            Some(0),
+            None,
+        ] {
+            let want = match ms {
+                Some(ms) => format!(",\"time_extracted\":\"{}\"}}\n", stamp(ms)),
+                None => "}\n".into(),
+            };
+            assert_eq!(text(end.of(ms)), want);
+        }
     }
 }
