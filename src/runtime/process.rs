@@ -215,6 +215,7 @@ pub fn start(
         })?;
     let pid = child.id().unwrap_or(0);
     let stdout = child.stdout.take().expect("stdout is piped");
+    grow_pipe(&stdout);
     let stderr = child.stderr.take().expect("stderr is piped");
     let output = futures_util::stream::select(
         pipe(stdout, pid, Output::Stdout),
@@ -242,6 +243,23 @@ pub fn start(
             hold: None,
         },
     ))
+}
+
+/// The connector's stdout pipe, asked for in place of the kernel's 64 KiB: with the translator
+/// faster than the connector, reads of at most 64 KiB woke it once per read (futex calls halved
+/// and 4 % less wall time over 25 alternating native runs with the larger pipe).
+const PIPE_BYTES: i32 = 1024 * 1024;
+
+/// Asks for a larger pipe ([`PIPE_BYTES`]); where the system refuses (a lower
+/// `/proc/sys/fs/pipe-max-size`), the pipe keeps its size.
+fn grow_pipe(pipe: &impl std::os::fd::AsRawFd) {
+    // SAFETY: fcntl(F_SETPIPE_SZ) on a pipe this process owns changes only the kernel's buffer
+    // size; no memory of ours is touched.
+    #[allow(unsafe_code)]
+    let r = unsafe { libc::fcntl(pipe.as_raw_fd(), libc::F_SETPIPE_SZ, PIPE_BYTES) };
+    if r == -1 {
+        tracing::debug!(error = %std::io::Error::last_os_error(), "cannot grow the connector's stdout pipe");
+    }
 }
 
 /// A pipe as a stream of chunks, ending at its end of file.
