@@ -7,6 +7,8 @@ Builds what it needs (release binary, the bundled connector's image), then for a
 records at pipe speed (one stream, ~250-byte RECORD lines) runs, K times each and alternately:
   alone: docker run -d --log-driver none IMAGE read … then docker wait: the same container writing
          the same records with nobody reading them, the limit a sync can reach;
+  attached: the same container with a reader that discards its attach stream (256 KiB reads on the
+         engine's unix socket): what any reader of the attach stream costs, next to nobody reading;
   cli:   docker run --rm IMAGE read … > /dev/null, the Docker CLI reading them (a second reference);
   tap:   tap-airbyte --config … --catalog … > /dev/null
   (before: the same with another tap binary, --before PATH, e.g. a build of an earlier commit)
@@ -14,7 +16,8 @@ and prints medians and ratios to the connector alone: wall time, the tap's own C
 (user+sys of the tap process, from wait4), its peak RSS, records/s and MB/s. Then spec, check and
 discover against `docker run`. Then the native row, with no Docker: the tap running the same
 connector as a local executable (`airbyte_spec.executable`) against the connector binary alone
-writing to /dev/null; the tap's own CPU per record is its process tree's CPU less the connector's
+writing to /dev/null, and against the connector writing into a pipe that `cat` empties (what any
+reader of its stdout costs it); the tap's own CPU per record is its process tree's CPU less the connector's
 alone (wait4 counts a reaped child in its parent's usage).
 --rss-sweep also measures the tap's peak RSS at 100k, 500k, 1M and 2M records.
 It is a benchmark, not a test: it asserts nothing and its numbers depend on the machine.
@@ -112,6 +115,55 @@ def alone(d):
     return wall, 0.0, 0, code
 
 
+def attached(d):
+    """The connector's container with a reader that discards its output: the attach stream the tap
+    reads (HTTP/1.1 upgrade on the engine's unix socket, stdout and stderr multiplexed, no log
+    driver, as the tap creates its containers), read in 256 KiB pieces and thrown away, the least
+    any reader of the attach stream costs. Create, attach,
+    start, read to the end, wait, remove; returns (wall s, 0, 0, exit code) like `timed`."""
+    import http.client, socket
+
+    class Engine(http.client.HTTPConnection):
+        def __init__(self):
+            super().__init__("docker")
+
+        def connect(self):
+            self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            self.sock.connect("/var/run/docker.sock")
+
+    def call(method, path, body=None):
+        c = Engine()
+        c.request(method, path, body=json.dumps(body) if body is not None else None,
+                  headers={"Content-Type": "application/json"})
+        r = c.getresponse()
+        data = r.read()
+        c.close()
+        if r.status >= 300:
+            sys.exit(f"{method} {path}: {r.status} {data!r}")
+        return json.loads(data) if data else None
+
+    t0 = time.perf_counter()
+    cid = call("POST", "/v1.41/containers/create", {
+        "Image": IMAGE, "Cmd": ["read", "--config", "/data/connector.json", "--catalog", "/data/catalog.json"],
+        "AttachStdout": True, "AttachStderr": True,
+        "HostConfig": {"Binds": [f"{d}:/data"], "LogConfig": {"Type": "none"}}})["Id"]
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.connect("/var/run/docker.sock")
+    sock.sendall(f"POST /v1.41/containers/{cid}/attach?stream=1&stdout=1&stderr=1 HTTP/1.1\r\n"
+                 "Host: docker\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n".encode())
+    head = b""
+    while b"\r\n\r\n" not in head:
+        head += sock.recv(1)
+    call("POST", f"/v1.41/containers/{cid}/start")
+    while sock.recv(256 * 1024):
+        pass
+    sock.close()
+    code = call("POST", f"/v1.41/containers/{cid}/wait")["StatusCode"]
+    wall = time.perf_counter() - t0
+    call("DELETE", f"/v1.41/containers/{cid}")
+    return wall, 0.0, 0, code
+
+
 def with_tap(argv, tap):
     return [tap] + argv[1:] if argv[0] == TAP else argv
 
@@ -164,14 +216,15 @@ def main():
               f"{a.runs} runs each, alternating; medians")
         if "read" in rows:
             cli, tap = cmds["read"]
-            m = compare("read", {"alone": lambda: alone(d), "cli": lambda: timed(cli), **taps(tap, a.before)},
-                        a.runs)
-            base = m["alone"]["wall"]
-            print(f"read      connector alone {base:.3f} s   docker CLI {m['cli']['wall']:.3f} s "
-                  f"(ratio {m['cli']['wall'] / base:.2f})")
+            m = compare("read", {"alone": lambda: alone(d), "attached": lambda: attached(d),
+                                 "cli": lambda: timed(cli), **taps(tap, a.before)}, a.runs)
+            base, floor = m["alone"]["wall"], m["attached"]["wall"]
+            print(f"read      connector alone {base:.3f} s   attached, output discarded {floor:.3f} s "
+                  f"(ratio {floor / base:.2f})   docker CLI {m['cli']['wall']:.3f} s (ratio {m['cli']['wall'] / base:.2f})")
             for k in [k for k in m if k in ("tap", "before")]:
                 t = m[k]
-                print(f"  {k:7} wall {t['wall']:.3f} s  ratio to alone {t['wall'] / base:.3f} (target <= 1.10)   "
+                print(f"  {k:7} wall {t['wall']:.3f} s  ratio to alone {t['wall'] / base:.3f} (target <= 1.10), "
+                      f"{t['wall'] / floor:.3f} to the discarding reader   "
                       f"CPU {t['cpu'] * 1e6 / a.records:.3f} us/record (target <= 0.3)   "
                       f"peak RSS {t['rss_kib'] / 1024:.1f} MiB (target <= 16)   "
                       f"{a.records / t['wall']:,.0f} records/s, {size / t['wall'] / 1e6:.0f} MB/s")
@@ -185,12 +238,18 @@ def main():
                 for k in m if k != "raw") + "   (target <= 1.10)")
         if "native" in rows:
             raw, tap = cmds["native"]
-            m = compare("native", {"alone": lambda: timed(raw), **taps(tap, a.before)}, a.runs)
-            base = m["alone"]
-            print(f"native    connector alone to /dev/null {base['wall']:.3f} s")
-            for k in [k for k in m if k != "alone"]:
+            # The same connector into a pipe that `cat` empties: the least any reader of its stdout
+            # costs it (the copy into the pipe and the wake-ups), next to nobody reading at all.
+            cat = ["sh", "-c", 'exec "$0" "$@" | cat'] + raw
+            m = compare("native", {"alone": lambda: timed(raw), "cat": lambda: timed(cat),
+                                   **taps(tap, a.before)}, a.runs)
+            base, piped = m["alone"], m["cat"]
+            print(f"native    connector alone to /dev/null {base['wall']:.3f} s   "
+                  f"connector | cat {piped['wall']:.3f} s (ratio {piped['wall'] / base['wall']:.3f})")
+            for k in [k for k in m if k not in ("alone", "cat")]:
                 own = max(m[k]["cpu"] - base["cpu"], 0.0)
-                print(f"  {k:7} wall {m[k]['wall']:.3f} s  ratio {m[k]['wall'] / base['wall']:.3f} (target <= 1.05)   "
+                print(f"  {k:7} wall {m[k]['wall']:.3f} s  ratio {m[k]['wall'] / base['wall']:.3f} (target <= 1.05), "
+                      f"{m[k]['wall'] / piped['wall']:.3f} to the pipe into cat   "
                       f"own CPU {own * 1e6 / a.records:.3f} us/record   peak RSS {m[k]['rss_kib'] / 1024:.1f} MiB")
     if a.rss_sweep:
         for n in [100_000, 500_000, 1_000_000, 2_000_000]:
