@@ -31,6 +31,9 @@ pub struct Record<'a> {
     pub emitted_at: Option<i64>,
 }
 
+/// How a RECORD line starts when a connector writes it plainly (`type` first, no spaces).
+const PLAIN: &[u8] = br#"{"type":"RECORD","record":"#;
+
 /// Nesting beyond this is left to the general path (serde_json's own limit is 128).
 const MAX_DEPTH: u32 = 100;
 
@@ -52,24 +55,38 @@ pub fn record(b: &[u8]) -> Option<Record<'_>> {
         base: 0,
         marks: marks(b, 0),
     };
-    let (mut kind, mut record) = (None, None);
-    s.ws();
-    if s.b.get(s.i) != Some(&b'{') {
-        return None;
-    }
-    s.fields(|s, key| {
-        match key {
-            b"type" if kind.is_none() => kind = Some(s.plain_string()?),
-            b"record" if record.is_none() => record = Some(s.record()?),
-            _ => return None,
+    let (stream, namespace, data, emitted_at) = if b.starts_with(PLAIN) {
+        // The form connectors write: read as the general loop below would, without its keys.
+        s.i = PLAIN.len();
+        s.depth = 1;
+        s.ws();
+        let record = s.record()?;
+        s.eat(b'}')?;
+        s.ws();
+        if s.i != b.len() {
+            return None;
         }
-        Some(())
-    })?;
-    s.ws();
-    if s.i != b.len() || kind? != b"RECORD" {
-        return None;
-    }
-    let (stream, namespace, data, emitted_at) = record?;
+        record
+    } else {
+        let (mut kind, mut record) = (None, None);
+        s.ws();
+        if s.b.get(s.i) != Some(&b'{') {
+            return None;
+        }
+        s.fields(|s, key| {
+            match key {
+                b"type" if kind.is_none() => kind = Some(s.plain_string()?),
+                b"record" if record.is_none() => record = Some(s.record()?),
+                _ => return None,
+            }
+            Some(())
+        })?;
+        s.ws();
+        if s.i != b.len() || kind? != b"RECORD" {
+            return None;
+        }
+        record?
+    };
     // Spans of a valid UTF-8 line that start and end at ASCII quotes or braces: valid UTF-8.
     let span = |(from, to): Span| &b[from..to];
     Some(Record {
@@ -88,25 +105,31 @@ enum Bytes {
 }
 
 fn classify(b: &[u8]) -> Bytes {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGHS: u64 = 0x8080_8080_8080_8080;
-    // 8 bytes at a time in a register: a byte below 0x20 borrows into its high bit when 0x20 is
-    // taken from it (a byte with its own high bit set does not count); `any` keeps high bits.
-    let (mut control, mut any) = (0u64, 0u64);
-    let mut words = b.chunks_exact(8);
-    for w in &mut words {
-        let w = u64::from_le_bytes(w.try_into().expect("8 bytes"));
-        control |= w.wrapping_sub(ONES * 0x20) & !w;
-        any |= w;
+    // 16 bytes at a time (SIMD): `0x20 - byte`, saturating, is non-zero only below 0x20; `any`
+    // keeps high bits. Both only gather bits, so the last 16 bytes may overlap bytes already seen.
+    let (mut control, mut any) = (u8x16::splat(0), u8x16::splat(0));
+    let mut gather = |block: &[u8; 16]| {
+        let v = u8x16::new(*block);
+        control |= u8x16::splat(0x20).saturating_sub(v);
+        any |= v;
+    };
+    let mut blocks = b.chunks_exact(16);
+    for block in &mut blocks {
+        gather(block.try_into().expect("16 bytes"));
     }
-    let mut last = [b' '; 8];
-    last[..words.remainder().len()].copy_from_slice(words.remainder());
-    let w = u64::from_le_bytes(last);
-    control |= w.wrapping_sub(ONES * 0x20) & !w;
-    any |= w;
-    if control & HIGHS != 0 {
+    if !blocks.remainder().is_empty() {
+        match b.last_chunk::<16>() {
+            Some(last) => gather(last),
+            None => {
+                let mut padded = [b' '; 16];
+                padded[..b.len()].copy_from_slice(b);
+                gather(&padded);
+            }
+        }
+    }
+    if control.simd_eq(u8x16::splat(0)).to_bitmask() != 0xffff {
         Bytes::Control
-    } else if any & HIGHS != 0 {
+    } else if any.to_bitmask() != 0 {
         Bytes::NonAscii
     } else {
         Bytes::Ascii
@@ -481,8 +504,8 @@ impl<'a> Scan<'a> {
         let n = if digits <= 8 {
             eight_digits(last(word(0), digits))
         } else {
-            eight_digits(word(0)) * 10u64.pow(digits as u32 - 8)
-                + eight_digits(last(word(8), digits - 8))
+            const SCALE: [u64; 8] = [1, 10, 100, 1_000, 10_000, 100_000, 1_000_000, 10_000_000];
+            eight_digits(word(0)) * SCALE[digits - 8] + eight_digits(last(word(8), digits - 8))
         } as i64;
         self.i = from + digits;
         Some(if negative { -n } else { n })
@@ -552,6 +575,7 @@ mod tests {
             r#"{"type":"RECORD","record":{"stream":"users","data":{"id":1,"n":[1.5e3,-0,true,null,{"a":"\"x\\u00e9"}]},"emitted_at":1700000000000}}"#,
             r#" { "record" : { "emitted_at" : 5 , "data" : { } , "namespace" : "public" , "stream" : "s" , "meta" : {"x":[[]]} } , "type" : "RECORD" } "#,
             r#"{"type":"RECORD","record":{"stream":"s","namespace":null,"data":{"k":"é ☃"},"emitted_at":null}}"#,
+            r#"{"type":"RECORD","record": {"stream":"s","data":{}} } "#,
         ];
         for line in lines {
             let fast = record(line.as_bytes()).unwrap_or_else(|| panic!("not read: {line}"));
@@ -723,6 +747,12 @@ mod tests {
             r#"{"type":"RECORD","record":{"stream":"s","data":[]}}"#,
             r#"{"type":"RECORD","record":{"stream":"s","stream":"t","data":{}}}"#,
             r#"{"type":"RECORD","record":{"stream":"s","data":{}},"log":1}"#,
+            r#"{"type":"RECORD","record":{"stream":"s","data":{}},"type":"RECORD"}"#,
+            r#"{"type":"RECORD","record":{"stream":"s","data":{}},"record":{"stream":"s","data":{}}}"#,
+            r#"{"type":"RECORD","record":{"stream":"s","data":{}}}}"#,
+            r#"{"type":"RECORD","record":{"stream":"s","data":{}}"#,
+            r#"{"type":"RECORD","record":{"stream":"s","data":{}}}x"#,
+            r#"{"type":"RECORD","record":[]}"#,
             r#"{"type":"RECORD","record":{"stream":"s","data":{"a":01}}}"#,
             r#"{"type":"RECORD","record":{"stream":"s","data":{"a":1}}} x"#,
             r#"{"type":"RECORD","record":{"stream":"s","data":{"a":"\x"}}}"#,
