@@ -540,6 +540,17 @@ mod tests {
     use super::*;
     use crate::translate::airbyte::Envelope;
 
+    /// A scan of `b` from `i`, as `record` starts one (the first block's marks taken).
+    fn scan_at(b: &[u8], i: usize) -> Scan<'_> {
+        Scan {
+            b,
+            i,
+            depth: 0,
+            base: 0,
+            marks: marks(b, 0),
+        }
+    }
+
     /// What the general path reads from a line, in the scanner's terms (None: not a RECORD it
     /// reads without error).
     fn general(line: &str) -> Option<Record<'static>> {
@@ -607,13 +618,7 @@ mod tests {
                         .filter(|&i| b[i] == b'"' || b[i] == b'\\')
                         .collect();
                     // From the start of the line, each found one after the other as a scan does.
-                    let mut s = Scan {
-                        b: &b,
-                        i: 0,
-                        depth: 0,
-                        base: 0,
-                        marks: marks(&b, 0),
-                    };
+                    let mut s = scan_at(&b, 0);
                     let mut got = vec![];
                     while let Some(i) = s.quote_or_backslash() {
                         got.push(i);
@@ -621,13 +626,7 @@ mod tests {
                     }
                     assert_eq!(got, want, "len {len} at {at}");
                     // From a position far into the line, first.
-                    let mut s = Scan {
-                        b: &b,
-                        i: at,
-                        depth: 0,
-                        base: 0,
-                        marks: marks(&b, 0),
-                    };
+                    let mut s = scan_at(&b, at);
                     let first = want.iter().copied().find(|&i| i >= at);
                     assert_eq!(s.quote_or_backslash(), first, "len {len} from {at}");
                 }
@@ -644,13 +643,7 @@ mod tests {
             ("-00", None),
             ("00", None),
         ] {
-            let mut s = Scan {
-                b: n.as_bytes(),
-                i: 0,
-                depth: 0,
-                base: 0,
-                marks: 0,
-            };
+            let mut s = scan_at(n.as_bytes(), 0);
             assert_eq!(s.millis(), want, "{n}");
             let line = format!(
                 r#"{{"type":"RECORD","record":{{"stream":"s","data":{{}},"emitted_at":{n}}}}}"#
@@ -683,13 +676,7 @@ mod tests {
                         r#"{{"type":"RECORD","record":{{"stream":"s","data":{{}},"emitted_at":{n}"#
                     );
                     assert_eq!(record(line.as_bytes()), None);
-                    let mut s = Scan {
-                        b: n.as_bytes(),
-                        i: 0,
-                        depth: 0,
-                        base: 0,
-                        marks: 0,
-                    };
+                    let mut s = scan_at(n.as_bytes(), 0);
                     if lead != "0" && lead.len() + len <= 15 {
                         assert_eq!(s.millis(), Some(n.parse().unwrap()), "{n}");
                     } else {
@@ -698,13 +685,7 @@ mod tests {
                     // A fraction or an exponent after the digits: not an integer.
                     for after in [".5", "e3", "E3"] {
                         let b = format!("{n}{after}");
-                        let mut s = Scan {
-                            b: b.as_bytes(),
-                            i: 0,
-                            depth: 0,
-                            base: 0,
-                            marks: 0,
-                        };
+                        let mut s = scan_at(b.as_bytes(), 0);
                         assert_eq!(s.millis(), None, "{b}");
                     }
                 }
