@@ -13,9 +13,8 @@
 //!
 //! Strings are skipped to their closing quote or next escape with a mask of the quotes and
 //! backslashes of each 64-byte block, found 16 bytes at a time (SIMD) when a string is first read
-//! in the block; a line holding
-//! no byte below 0x20 (checked first, in a loop the compiler vectorizes) cannot hold a control
-//! character inside a string, so that check is not repeated per string.
+//! in the block. A line holding no byte below 0x20 (checked first, also 16 bytes at a time) cannot
+//! hold a control character inside a string, so that check is not repeated per string.
 use wide::u8x16;
 
 /// What the reader needs of a RECORD line.
