@@ -246,8 +246,9 @@ pub fn start(
 }
 
 /// The connector's stdout pipe, asked for in place of the kernel's 64 KiB: with the translator
-/// faster than the connector, reads of at most 64 KiB woke it once per read (futex calls halved
-/// and 4 % less wall time over 25 alternating native runs with the larger pipe).
+/// faster than the connector, reads of at most 64 KiB woke it once per read. With the larger pipe,
+/// futex calls over a 1M-record native sync fell from 6,746–7,831 to 3,407–3,788, and the wall time
+/// from 0.271 to 0.247 s (24 rotated rounds; connector alone 0.151 s).
 const PIPE_BYTES: i32 = 1024 * 1024;
 
 /// Asks for a larger pipe ([`PIPE_BYTES`]); where the system refuses (a lower

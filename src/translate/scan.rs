@@ -135,7 +135,7 @@ fn classify(b: &[u8]) -> Bytes {
     }
 }
 
-/// Bit `k` set where `b[at + k]` is `"` or `\\`, for the 64 bytes from `at` (bytes past the end
+/// Bit `k` set where `b[at + k]` is `"` or `\`, for the 64 bytes from `at` (bytes past the end
 /// of the line count as neither).
 #[inline]
 fn marks(b: &[u8], at: usize) -> u64 {
@@ -154,7 +154,7 @@ fn marks(b: &[u8], at: usize) -> u64 {
     marks_of(&padded)
 }
 
-/// Bit `k` set where `block[k]` is `"` or `\\`: 16 bytes per SIMD comparison (SSE2 on x86_64,
+/// Bit `k` set where `block[k]` is `"` or `\`: 16 bytes per SIMD comparison (SSE2 on x86_64,
 /// NEON on aarch64).
 #[inline(always)]
 fn marks_of(block: &[u8; 64]) -> u64 {
@@ -181,7 +181,7 @@ struct Scan<'a> {
 }
 
 impl<'a> Scan<'a> {
-    /// The first `"` or `\\` at or after `i`.
+    /// The first `"` or `\` at or after `i`.
     #[inline(always)]
     fn quote_or_backslash(&mut self) -> Option<usize> {
         let at = self.i;
@@ -199,7 +199,7 @@ impl<'a> Scan<'a> {
         self.next_marks()
     }
 
-    /// The first `"` or `\\` in the blocks after `base`.
+    /// The first `"` or `\` in the blocks after `base`.
     #[inline(never)]
     fn next_marks(&mut self) -> Option<usize> {
         loop {
