@@ -169,6 +169,28 @@ fn marks_of(block: &[u8; 64]) -> u64 {
 
 type Span = (usize, usize);
 
+/// The keys of the `record` object the reader takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Key {
+    Stream,
+    Namespace,
+    Data,
+    EmittedAt,
+    Other,
+}
+
+impl Key {
+    fn of(key: &[u8]) -> Key {
+        match key {
+            b"stream" => Key::Stream,
+            b"namespace" => Key::Namespace,
+            b"data" => Key::Data,
+            b"emitted_at" => Key::EmittedAt,
+            _ => Key::Other,
+        }
+    }
+}
+
 struct Scan<'a> {
     b: &'a [u8],
     i: usize,
@@ -368,15 +390,21 @@ impl<'a> Scan<'a> {
     #[inline(always)]
     fn fields(&mut self, mut field: impl FnMut(&mut Self, &'a [u8]) -> Option<()>) -> Option<()> {
         self.members(b'}', |s| {
-            let ((from, to), escaped) = s.string()?;
-            if escaped {
-                return None;
-            }
-            s.eat(b':')?;
+            let key = s.key()?;
             s.ws();
-            let b = s.b;
-            field(s, &b[from..to])
+            field(s, key)
         })
+    }
+
+    /// A key without escapes (after any spaces) and its colon; the key's contents.
+    #[inline(always)]
+    fn key(&mut self) -> Option<&'a [u8]> {
+        let ((from, to), escaped) = self.string()?;
+        if escaped {
+            return None;
+        }
+        self.eat(b':')?;
+        Some(&self.b[from..to])
     }
 
     fn object(&mut self) -> Option<()> {
@@ -441,13 +469,18 @@ impl<'a> Scan<'a> {
             return None;
         }
         let (mut stream, mut namespace, mut data, mut emitted_at) = (None, None, None, None);
-        self.fields(|s, key| {
+        self.members(b'}', |s| {
+            let key = match s.known_key() {
+                Some(key) => key,
+                None => Key::of(s.key()?),
+            };
+            s.ws();
             match key {
-                b"stream" if stream.is_none() => stream = Some(s.string_span()?),
-                b"namespace" if namespace.is_none() => {
+                Key::Stream if stream.is_none() => stream = Some(s.string_span()?),
+                Key::Namespace if namespace.is_none() => {
                     namespace = Some(s.null_or(Self::string_span)?)
                 }
-                b"data" if data.is_none() => {
+                Key::Data if data.is_none() => {
                     if s.b.get(s.i) != Some(&b'{') {
                         return None;
                     }
@@ -455,15 +488,36 @@ impl<'a> Scan<'a> {
                     s.object()?;
                     data = Some((from, s.i));
                 }
-                b"emitted_at" if emitted_at.is_none() => {
+                Key::EmittedAt if emitted_at.is_none() => {
                     emitted_at = Some(s.null_or(Self::millis)?)
                 }
-                b"stream" | b"namespace" | b"data" | b"emitted_at" => return None,
-                _ => s.value()?,
+                Key::Other => s.value()?,
+                // A key given twice.
+                _ => return None,
             }
             Some(())
         })?;
         Some((stream?, namespace.flatten(), data?, emitted_at.flatten()))
+    }
+
+    /// At `"stream":`, `"data":` or `"emitted_at":` as connectors write them (no escapes, no space
+    /// before the colon): that key, and the scan moves past the colon. One comparison each instead
+    /// of reading the key as a string; any other key is read the general way.
+    #[inline(always)]
+    fn known_key(&mut self) -> Option<Key> {
+        const KNOWN: [(&[u8], Key); 3] = [
+            (br#""stream":"#, Key::Stream),
+            (br#""data":"#, Key::Data),
+            (br#""emitted_at":"#, Key::EmittedAt),
+        ];
+        let rest = self.b.get(self.i..)?;
+        for (quoted, key) in KNOWN {
+            if rest.starts_with(quoted) {
+                self.i += quoted.len();
+                return Some(key);
+            }
+        }
+        None
     }
 
     /// `null` (`Some(None)`) or what `read` reads.
@@ -726,6 +780,13 @@ mod tests {
             r#"{"type":"RECORD","record":{"stream":"s","data":{},"emitted_at":1.5}}"#,
             r#"{"type":"RECORD","record":{"stream":"s","data":[]}}"#,
             r#"{"type":"RECORD","record":{"stream":"s","stream":"t","data":{}}}"#,
+            r#"{"type":"RECORD","record":{"stream":"s","stream" :"t","data":{}}}"#,
+            r#"{"type":"RECORD","record":{"stream":"s","data":{},"data":{}}}"#,
+            r#"{"type":"RECORD","record":{"stream":"s","data":{},"emitted_at":1,"emitted_at":2}}"#,
+            r#"{"type":"RECORD","record":{"stream":"s","data":{},"emitted_at" :1,"emitted_at":2}}"#,
+            r#"{"type":"RECORD","record":{"stream":"s","data":"{}"}}"#,
+            r#"{"type":"RECORD","record":{"stream":1,"data":{}}}"#,
+            r#"{"type":"RECORD","record":{"stream":"s","data":{},"emitted_at":"1"}}"#,
             r#"{"type":"RECORD","record":{"stream":"s","data":{}},"log":1}"#,
             r#"{"type":"RECORD","record":{"stream":"s","data":{}},"type":"RECORD"}"#,
             r#"{"type":"RECORD","record":{"stream":"s","data":{}},"record":{"stream":"s","data":{}}}"#,
