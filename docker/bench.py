@@ -8,7 +8,8 @@ records at pipe speed (one stream, ~250-byte RECORD lines) runs, K times each an
   alone: docker run -d --log-driver none IMAGE read … then docker wait: the same container writing
          the same records with nobody reading them, the limit a sync can reach;
   attached: the same container with a reader that discards its attach stream (256 KiB reads on the
-         engine's unix socket): what any reader of the attach stream costs, next to nobody reading;
+         engine's unix socket): what any reader of the attach stream costs, next to nobody reading
+         (in wall time, and in the reader's own CPU: the kernel's copies and wake-ups);
   cli:   docker run --rm IMAGE read … > /dev/null, the Docker CLI reading them (a second reference);
   tap:   tap-airbyte --config … --catalog … > /dev/null
   (before: the same with another tap binary, --before PATH, e.g. a build of an earlier commit)
@@ -120,7 +121,8 @@ def attached(d):
     reads (HTTP/1.1 upgrade on the engine's unix socket, stdout and stderr multiplexed, no log
     driver, as the tap creates its containers), read in 256 KiB pieces and thrown away, the least
     any reader of the attach stream costs. Create, attach,
-    start, read to the end, wait, remove; returns (wall s, 0, 0, exit code) like `timed`."""
+    start, read to the end, wait, remove; returns (wall s, the reader's CPU s while reading, 0, exit
+    code) like `timed`."""
     import http.client, socket
 
     class Engine(http.client.HTTPConnection):
@@ -155,13 +157,18 @@ def attached(d):
     while b"\r\n\r\n" not in head:
         head += sock.recv(1)
     call("POST", f"/v1.41/containers/{cid}/start")
+    # The reader's own CPU while it reads: mostly the kernel's, for the copies and the wake-ups
+    # that any reader of the attach stream pays (a python loop adds about 1 us per read).
+    r0 = os.times()
     while sock.recv(256 * 1024):
         pass
+    r1 = os.times()
+    cpu = (r1.user - r0.user) + (r1.system - r0.system)
     sock.close()
     code = call("POST", f"/v1.41/containers/{cid}/wait")["StatusCode"]
     wall = time.perf_counter() - t0
     call("DELETE", f"/v1.41/containers/{cid}")
-    return wall, 0.0, 0, code
+    return wall, cpu, 0, code
 
 
 def with_tap(argv, tap):
@@ -220,7 +227,8 @@ def main():
                                  "cli": lambda: timed(cli), **taps(tap, a.before)}, a.runs)
             base, floor = m["alone"]["wall"], m["attached"]["wall"]
             print(f"read      connector alone {base:.3f} s   attached, output discarded {floor:.3f} s "
-                  f"(ratio {floor / base:.2f})   docker CLI {m['cli']['wall']:.3f} s (ratio {m['cli']['wall'] / base:.2f})")
+                  f"(ratio {floor / base:.2f}; the reader's CPU {m['attached']['cpu'] * 1e6 / a.records:.3f} us/record)   "
+                  f"docker CLI {m['cli']['wall']:.3f} s (ratio {m['cli']['wall'] / base:.2f})")
             for k in [k for k in m if k in ("tap", "before")]:
                 t = m[k]
                 print(f"  {k:7} wall {t['wall']:.3f} s  ratio to alone {t['wall'] / base:.3f} (target <= 1.10), "
