@@ -53,7 +53,10 @@ const SHORT_READ: usize = READ_BYTES / 2;
 /// about 6,000 reads of 64 KiB over a 1M-record sync, each one a wake-up of the tap and a hand-over
 /// to the translating thread. The pause is a blocking sleep on the runtime's thread: tokio's timers
 /// count whole milliseconds, and nothing else on that thread needs an answer within it (stderr and
-/// the exit status wait in the kernel).
+/// the exit status wait in the kernel). It also holds back what was read before it: the pump asks
+/// for more before it hands a batch over, so a batch reaches the translating thread one pause
+/// later (as a small hold would). A read cut short by the buffer's free space (64 to 128 KiB left)
+/// counts as short too: at most one needless pause per 256 KiB buffer.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Pace {
     pause: Option<Duration>,

@@ -501,8 +501,9 @@ impl<'a> Scan<'a> {
     }
 
     /// At `"stream":`, `"data":` or `"emitted_at":` as connectors write them (no escapes, no space
-    /// before the colon): that key, and the scan moves past the colon. One comparison each instead
-    /// of reading the key as a string; any other key is read the general way.
+    /// before the colon): that key, and the scan moves past the colon. A prefix comparison per
+    /// known key (at most three) instead of reading the key as a string; any other key is then
+    /// read the general way.
     #[inline(always)]
     fn known_key(&mut self) -> Option<Key> {
         const KNOWN: [(&[u8], Key); 3] = [
