@@ -25,6 +25,10 @@ It is a benchmark, not a test: it asserts nothing and its numbers depend on the 
 """
 import argparse, json, os, statistics, subprocess, sys, tempfile, time
 
+# The engine's unix socket, as the tap finds it (DOCKER_HOST=unix://…, or the default).
+_host = os.environ.get("DOCKER_HOST", "")
+SOCKET = _host[len("unix://"):] if _host.startswith("unix://") else "/var/run/docker.sock"
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 IMAGE = "airbyte/source-scripted:dev"
 CONNECTOR = os.path.join(REPO, "target", "connector", "x86_64-unknown-linux-gnu", "release", "source-scripted")
@@ -131,7 +135,7 @@ def attached(d):
 
         def connect(self):
             self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            self.sock.connect("/var/run/docker.sock")
+            self.sock.connect(SOCKET)
 
     def call(method, path, body=None):
         c = Engine()
@@ -150,7 +154,7 @@ def attached(d):
         "AttachStdout": True, "AttachStderr": True,
         "HostConfig": {"Binds": [f"{d}:/data"], "LogConfig": {"Type": "none"}}})["Id"]
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    sock.connect("/var/run/docker.sock")
+    sock.connect(SOCKET)
     sock.sendall(f"POST /v1.41/containers/{cid}/attach?stream=1&stdout=1&stderr=1 HTTP/1.1\r\n"
                  "Host: docker\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n".encode())
     head = b""
