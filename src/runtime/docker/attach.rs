@@ -12,7 +12,7 @@
 //! Only for a local engine on a unix socket (`DOCKER_HOST=unix://…` or the default socket, Docker or
 //! Podman); TCP and TLS engines attach through bollard.
 use super::DockerError;
-use crate::runtime::{read_more, Output, RunError};
+use crate::runtime::{read_more, Output, Pace, RunError};
 use bollard::errors::Error as BollardError;
 use bytes::{Buf, BytesMut};
 use futures_util::Stream;
@@ -26,6 +26,14 @@ use tokio::net::UnixStream;
 const MAX_HEAD: usize = 64 * 1024;
 /// How long the engine has to answer the attach request.
 const ANSWER: Duration = Duration::from_secs(60);
+/// The pause before the read that follows a short one ([`Pace`]). The engine writes the stream in
+/// frames of at most 32 KiB, one write each: read as they come, that is a wake-up of the tap per
+/// frame. While the tap sleeps, the frames wait in the socket's send buffer (208 KiB by default,
+/// `net.core.wmem_default`), which the pause (plus the thread's timer slack, 50 µs by default) must
+/// not fill: the engine would then wait for the tap. Measured on the bundled connector at about
+/// 380 MB/s: 100 µs cut the tap's CPU by a fifth (0.28 to 0.23 µs per record) and its wall time by
+/// 1 to 3 %; 200 to 250 µs cost up to 5 % in wall time, 500 µs 24 %.
+const PAUSE: Duration = Duration::from_micros(100);
 
 /// An attached container: its output as frames, and its stdin when it was asked for.
 pub struct Attached {
@@ -117,6 +125,7 @@ pub async fn attach(
     let frames = Frames {
         read,
         buf,
+        pace: Pace::after_short_reads(PAUSE),
         _keep: keep,
     };
     let output = futures_util::stream::unfold(Some((frames, id)), |state| async move {
@@ -141,6 +150,7 @@ pub async fn attach(
 struct Frames<R> {
     read: R,
     buf: BytesMut,
+    pace: Pace,
     _keep: Option<tokio::net::unix::OwnedWriteHalf>,
 }
 
@@ -156,7 +166,9 @@ impl<R: AsyncRead + Unpin> Frames<R> {
                     None => continue,
                 }
             }
-            if read_more(&mut self.read, &mut self.buf)
+            if self
+                .pace
+                .read_more(&mut self.read, &mut self.buf)
                 .await
                 .map_err(|err| BollardError::IOError { err })?
                 == 0
@@ -292,7 +304,11 @@ mod tests {
     }
 
     /// Reads `bytes` cut into pieces of `piece` bytes (a reader that returns what one read gets).
-    async fn read_all(bytes: &[u8], piece: usize) -> Result<Vec<(u8, Vec<u8>)>, String> {
+    async fn read_all(
+        bytes: &[u8],
+        piece: usize,
+        pace: Pace,
+    ) -> Result<Vec<(u8, Vec<u8>)>, String> {
         let (mut tx, rx) = tokio::io::duplex(piece.max(1));
         let owned = bytes.to_vec();
         let writer = tokio::spawn(async move {
@@ -303,6 +319,7 @@ mod tests {
         let mut frames = Frames {
             read: rx,
             buf: BytesMut::new(),
+            pace,
             _keep: None,
         };
         let mut out = vec![];
@@ -335,9 +352,19 @@ mod tests {
         ];
         for piece in [1, 3, 7, 8, 9, 4096, 1 << 20] {
             assert_eq!(
-                read_all(&stream, piece).await.unwrap(),
+                read_all(&stream, piece, Pace::none()).await.unwrap(),
                 want,
                 "pieces of {piece}"
+            );
+        }
+        // Paced as `attach` reads (a pause after each short read): the same frames.
+        for piece in [4099, 1 << 20] {
+            assert_eq!(
+                read_all(&stream, piece, Pace::after_short_reads(PAUSE))
+                    .await
+                    .unwrap(),
+                want,
+                "paced, pieces of {piece}"
             );
         }
     }
@@ -346,20 +373,22 @@ mod tests {
     async fn a_stream_that_ends_inside_a_frame_is_an_error() {
         let mut stream = frame(1, b"whole\n");
         let whole = vec![(1, b"whole\n".to_vec())];
-        assert_eq!(read_all(&stream, 5).await.unwrap(), whole);
+        assert_eq!(read_all(&stream, 5, Pace::none()).await.unwrap(), whole);
         stream.extend(&frame(1, b"torn line\n")[..12]);
-        let e = read_all(&stream, 5).await.unwrap_err();
+        let e = read_all(&stream, 5, Pace::none()).await.unwrap_err();
         assert!(e.contains("ended inside a frame (12 bytes"), "{e}");
-        assert!(read_all(&stream[..6], 5).await.is_err());
+        assert!(read_all(&stream[..6], 5, Pace::none()).await.is_err());
     }
 
     #[tokio::test]
     async fn an_engine_error_frame_or_an_unknown_stream_is_an_error() {
         let mut stream = frame(1, b"a\n");
         stream.extend(frame(3, b"container io failed\n"));
-        let e = read_all(&stream, 4096).await.unwrap_err();
+        let e = read_all(&stream, 4096, Pace::none()).await.unwrap_err();
         assert!(e.contains("container io failed"), "{e}");
-        let e = read_all(&frame(7, b"?"), 4096).await.unwrap_err();
+        let e = read_all(&frame(7, b"?"), 4096, Pace::none())
+            .await
+            .unwrap_err();
         assert!(e.contains("unknown stream 7"), "{e}");
     }
 
