@@ -29,57 +29,82 @@ const MIN_ROOM: usize = 64 * 1024;
 
 /// Reads more of `reader` onto the end of `buf`, which holds what is not yet handed out; returns
 /// how many bytes came (0 at the end). The buffer is allocated once per 256 KiB of output and
-/// never zeroed; chunks are split off it, not copied.
+/// never zeroed; chunks are split off it, not copied. For a connector's output, see [`Intake`],
+/// which also reuses the buffers.
 pub async fn read_more<R: AsyncRead + Unpin>(
     reader: &mut R,
     buf: &mut BytesMut,
 ) -> std::io::Result<usize> {
-    if buf.capacity() - buf.len() < MIN_ROOM {
-        let mut fresh = BytesMut::with_capacity(READ_BYTES.max(buf.len() * 2));
-        fresh.extend_from_slice(buf);
-        *buf = fresh;
-    }
+    make_room(buf, &mut None);
     reader.read_buf(buf).await
 }
 
-/// A read shorter than this is followed by the [`Pace`]'s pause (when it has one).
-const SHORT_READ: usize = READ_BYTES / 2;
-
-/// How a reader paces its reads: at once, or after a short read (less than 128 KiB) a pause
-/// first, so the next read finds several of the writer's writes in the kernel's buffer instead of
-/// waking the tap for each one.
-///
-/// For a connector's stdout pipe of 1 MiB: a connector writing through a 64 KiB buffer made
-/// about 6,000 reads of 64 KiB over a 1M-record sync, each one a wake-up of the tap and a hand-over
-/// to the translating thread. The pause is a blocking sleep on the runtime's thread: tokio's timers
-/// count whole milliseconds, and nothing else on that thread needs an answer within it (stderr and
-/// the exit status wait in the kernel). It also holds back what was read before it: the pump asks
-/// for more before it hands a batch over, so a batch reaches the translating thread one pause
-/// later (as a small hold would). A read cut short by the buffer's free space (64 to 128 KiB left)
-/// counts as short too: at most one needless pause per 256 KiB buffer.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Pace {
-    pause: Option<Duration>,
-    last: usize,
+/// Gives `buf` room for a read: below [`MIN_ROOM`] a fresh buffer of [`READ_BYTES`] (or twice
+/// what it holds) takes over what `buf` holds. The fresh buffer is `spare` when every chunk split
+/// off it has been dropped (its pages are already the process's: the kernel's copy into a new
+/// buffer faults its pages in, which was about 5 % of the tap's CPU during a sync); `buf`'s old
+/// allocation becomes the spare, to be reused two buffers on.
+fn make_room(buf: &mut BytesMut, spare: &mut Option<BytesMut>) {
+    if buf.capacity() - buf.len() >= MIN_ROOM {
+        return;
+    }
+    let want = READ_BYTES.max(buf.len() * 2);
+    // `try_reclaim` takes the whole allocation back only when nothing else shares it.
+    let mut fresh = match spare.take() {
+        Some(mut old) if old.is_empty() => match old.try_reclaim(want) {
+            true => old,
+            false => BytesMut::with_capacity(want),
+        },
+        _ => BytesMut::with_capacity(want),
+    };
+    fresh.extend_from_slice(buf);
+    let mut old = std::mem::replace(buf, fresh);
+    old.clear();
+    *spare = Some(old);
 }
 
-impl Pace {
+/// A read shorter than this is followed by the [`Intake`]'s pause (when it has one).
+const SHORT_READ: usize = READ_BYTES / 2;
+
+/// How a connector's output stream is read: into 256 KiB buffers that are reused once the
+/// chunks split off them are dropped ([`make_room`]), at once or paced.
+///
+/// Paced, a read shorter than 128 KiB is followed by a pause, so the next read finds several of
+/// the writer's writes in the kernel's buffer instead of waking the tap for each one. For a
+/// connector's stdout pipe of 1 MiB: a connector writing through a 64 KiB buffer made about 6,000
+/// reads of 64 KiB over a 1M-record sync, each one a wake-up of the tap and a hand-over to the
+/// translating thread; the engine's attach stream comes in frames of at most 32 KiB. The pause is
+/// a blocking sleep on the runtime's thread: tokio's timers count whole milliseconds, and nothing
+/// else on that thread needs an answer within it (stderr and the exit status wait in the kernel).
+/// It also holds back what was read before it: the pump asks for more before it hands a batch
+/// over, so a batch reaches the translating thread one pause later (as a small hold would). A read
+/// cut short by the buffer's free space (64 to 128 KiB left) counts as short too: at most one
+/// needless pause per 256 KiB buffer.
+#[derive(Debug, Default)]
+pub struct Intake {
+    pause: Option<Duration>,
+    last: usize,
+    spare: Option<BytesMut>,
+}
+
+impl Intake {
     /// Every read at once.
-    pub fn none() -> Pace {
-        Pace::default()
+    pub fn unpaced() -> Intake {
+        Intake::default()
     }
 
     /// A pause of `pause` before the read that follows a short one. The writer's buffer must hold
     /// what it writes meanwhile (1 MiB for a pipe, 0.5 ms at 2 GB/s), or the pause slows it down.
-    pub fn after_short_reads(pause: Duration) -> Pace {
-        Pace {
+    pub fn paced(pause: Duration) -> Intake {
+        Intake {
             pause: Some(pause),
-            last: 0,
+            ..Intake::default()
         }
     }
 
-    /// [`read_more`], paced.
-    pub async fn read_more<R: AsyncRead + Unpin>(
+    /// Reads more of `reader` onto the end of `buf`, as [`read_more`] does, paced and with the
+    /// buffers reused.
+    pub async fn read<R: AsyncRead + Unpin>(
         &mut self,
         reader: &mut R,
         buf: &mut BytesMut,
@@ -89,7 +114,8 @@ impl Pace {
                 std::thread::sleep(pause);
             }
         }
-        let n = read_more(reader, buf).await?;
+        make_room(buf, &mut self.spare);
+        let n = reader.read_buf(buf).await?;
         self.last = n;
         Ok(n)
     }
@@ -166,10 +192,11 @@ mod tests {
     use std::time::Instant;
     use tokio::io::AsyncWriteExt;
 
-    /// Reads `reader` to its end with `pace`: the number of reads that brought bytes, and the bytes.
-    async fn read_all(mut reader: impl AsyncRead + Unpin, mut pace: Pace) -> (usize, Vec<u8>) {
+    /// Reads `reader` to its end through `intake`: the number of reads that brought bytes, and the
+    /// bytes.
+    async fn read_all(mut reader: impl AsyncRead + Unpin, mut intake: Intake) -> (usize, Vec<u8>) {
         let (mut reads, mut buf) = (0, BytesMut::new());
-        while pace.read_more(&mut reader, &mut buf).await.unwrap() > 0 {
+        while intake.read(&mut reader, &mut buf).await.unwrap() > 0 {
             reads += 1;
         }
         (reads, buf.to_vec())
@@ -188,12 +215,47 @@ mod tests {
         reader.set_nonblocking(true).unwrap();
         let reader = tokio::net::UnixStream::from_std(reader).unwrap();
         // The first read finds the first write alone (short); the pause outlasts the other nine.
-        let (reads, bytes) =
-            read_all(reader, Pace::after_short_reads(Duration::from_millis(300))).await;
+        let (reads, bytes) = read_all(reader, Intake::paced(Duration::from_millis(300))).await;
         written.join().unwrap();
         let want: Vec<u8> = (0..10u8).flat_map(|k| [k; 1024]).collect();
         assert_eq!(bytes, want);
         assert!(reads <= 3, "{reads} reads");
+    }
+
+    #[tokio::test]
+    async fn a_buffer_is_reused_once_its_chunks_are_dropped_and_not_before() {
+        // Reads fill whole buffers here (a slice reader gives all the room asks for).
+        let data: Vec<u8> = (0..4 * READ_BYTES).map(|i| (i % 251) as u8).collect();
+        let mut reader = &data[..];
+        let (mut intake, mut buf) = (Intake::unpaced(), BytesMut::new());
+        let mut read = || {
+            let n = futures_util::FutureExt::now_or_never(intake.read(&mut reader, &mut buf));
+            assert_eq!(n.unwrap().unwrap(), READ_BYTES);
+            buf.split().freeze()
+        };
+        // The translating thread still holds the first chunk when the third buffer is needed.
+        let first = read();
+        let second = read();
+        let second_at = second.as_ptr();
+        drop(second);
+        let third = read();
+        assert_ne!(
+            third.as_ptr(),
+            first.as_ptr(),
+            "a buffer still shared was reused"
+        );
+        assert_eq!(first, &data[..READ_BYTES]);
+        assert_eq!(third, &data[2 * READ_BYTES..3 * READ_BYTES]);
+        // What would take a freed buffer's place: the second buffer is the spare, not freed.
+        let other = vec![1u8; READ_BYTES];
+        let fourth = read();
+        assert_eq!(
+            fourth.as_ptr(),
+            second_at,
+            "the spare buffer was not reused"
+        );
+        assert_eq!(fourth, &data[3 * READ_BYTES..]);
+        drop(other);
     }
 
     #[tokio::test]
@@ -202,8 +264,7 @@ mod tests {
         writer.write_all(&vec![7u8; SHORT_READ]).await.unwrap();
         drop(writer);
         let started = Instant::now();
-        let (reads, bytes) =
-            read_all(reader, Pace::after_short_reads(Duration::from_secs(5))).await;
+        let (reads, bytes) = read_all(reader, Intake::paced(Duration::from_secs(5))).await;
         assert_eq!((reads, bytes.len()), (1, SHORT_READ));
         assert!(started.elapsed() < Duration::from_secs(4));
     }

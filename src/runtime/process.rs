@@ -8,7 +8,7 @@
 //! Stopping sends SIGTERM to the whole group, then SIGKILL after a grace period: no process outlives
 //! the tap.
 use super::pump::{Completion, Started};
-use super::{Output, Pace, RunError};
+use super::{Intake, Output, RunError};
 use bytes::{Bytes, BytesMut};
 use futures_util::Stream;
 use std::future::Future;
@@ -216,15 +216,15 @@ pub fn start(
     let pid = child.id().unwrap_or(0);
     let stdout = child.stdout.take().expect("stdout is piped");
     // Reads of a grown pipe are paced; a 64 KiB pipe would fill during the pause.
-    let pace = if grow_pipe(&stdout) {
-        Pace::after_short_reads(PIPE_PAUSE)
+    let intake = if grow_pipe(&stdout) {
+        Intake::paced(PIPE_PAUSE)
     } else {
-        Pace::none()
+        Intake::unpaced()
     };
     let stderr = child.stderr.take().expect("stderr is piped");
     let output = futures_util::stream::select(
-        pipe(stdout, pid, Output::Stdout, pace),
-        pipe(stderr, pid, Output::Stderr, Pace::none()),
+        pipe(stdout, pid, Output::Stdout, intake),
+        pipe(stderr, pid, Output::Stderr, Intake::unpaced()),
     );
     let exit = async move {
         let status = child
@@ -256,7 +256,7 @@ pub fn start(
 /// from 0.271 to 0.247 s (24 rotated rounds; connector alone 0.151 s).
 const PIPE_BYTES: i32 = 1024 * 1024;
 
-/// The pause after a short read of the grown stdout pipe ([`Pace`]): what a connector writes
+/// The pause after a short read of the grown stdout pipe ([`Intake`]): what a connector writes
 /// meanwhile stays well inside the pipe (0.5 MiB at 1 GB/s).
 const PIPE_PAUSE: Duration = Duration::from_micros(500);
 
@@ -278,14 +278,14 @@ fn pipe<R: AsyncRead + Unpin + Send + 'static>(
     reader: R,
     pid: u32,
     wrap: fn(Bytes) -> Output,
-    pace: Pace,
+    intake: Intake,
 ) -> impl Stream<Item = Result<Output, RunError>> + Send {
-    let state = Some((reader, BytesMut::new(), pace));
+    let state = Some((reader, BytesMut::new(), intake));
     futures_util::stream::unfold(state, move |state| async move {
-        let (mut reader, mut buf, mut pace) = state?;
-        match pace.read_more(&mut reader, &mut buf).await {
+        let (mut reader, mut buf, mut intake) = state?;
+        match intake.read(&mut reader, &mut buf).await {
             Ok(0) => None,
-            Ok(_) => Some((Ok(wrap(buf.split().freeze())), Some((reader, buf, pace)))),
+            Ok(_) => Some((Ok(wrap(buf.split().freeze())), Some((reader, buf, intake)))),
             Err(e) => Some((
                 Err(RunError::from(ProcessError::Output { pid, source: e })),
                 None,

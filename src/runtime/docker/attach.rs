@@ -5,14 +5,14 @@
 //! wake-up: about a third of the tap's CPU during a sync went there. Here the same HTTP/1.1
 //! upgrade (`POST /containers/ID/attach`, `Connection: Upgrade`, `Upgrade: tcp`, as the Docker CLI
 //! sends it) is written on a `UnixStream`, and the multiplexed stream after the `101` (or `200`
-//! from engines that answer without upgrading) is read into 256 KiB buffers ([`read_more`]); every
-//! frame's payload is split off its buffer without a copy. The write half is the helper's stdin, for the
-//! end marker's acknowledgement.
+//! from engines that answer without upgrading) is read into 256 KiB buffers, paced ([`Intake`],
+//! [`PAUSE`]); every frame's payload is split off its buffer without a copy. The write half is the
+//! helper's stdin, for the end marker's acknowledgement.
 //!
 //! Only for a local engine on a unix socket (`DOCKER_HOST=unix://…` or the default socket, Docker or
 //! Podman); TCP and TLS engines attach through bollard.
 use super::DockerError;
-use crate::runtime::{read_more, Output, Pace, RunError};
+use crate::runtime::{read_more, Intake, Output, RunError};
 use bollard::errors::Error as BollardError;
 use bytes::{Buf, BytesMut};
 use futures_util::Stream;
@@ -26,7 +26,7 @@ use tokio::net::UnixStream;
 const MAX_HEAD: usize = 64 * 1024;
 /// How long the engine has to answer the attach request.
 const ANSWER: Duration = Duration::from_secs(60);
-/// The pause before the read that follows a short one ([`Pace`]). The engine writes the stream in
+/// The pause before the read that follows a short one ([`Intake`]). The engine writes the stream in
 /// frames of at most 32 KiB, one write each: read as they come, that is a wake-up of the tap per
 /// frame. While the tap sleeps, the frames wait in the socket's send buffer (208 KiB by default,
 /// `net.core.wmem_default`), which the pause (plus the thread's timer slack, 50 µs by default) must
@@ -125,7 +125,7 @@ pub async fn attach(
     let frames = Frames {
         read,
         buf,
-        pace: Pace::after_short_reads(PAUSE),
+        intake: Intake::paced(PAUSE),
         _keep: keep,
     };
     let output = futures_util::stream::unfold(Some((frames, id)), |state| async move {
@@ -150,7 +150,7 @@ pub async fn attach(
 struct Frames<R> {
     read: R,
     buf: BytesMut,
-    pace: Pace,
+    intake: Intake,
     _keep: Option<tokio::net::unix::OwnedWriteHalf>,
 }
 
@@ -167,8 +167,8 @@ impl<R: AsyncRead + Unpin> Frames<R> {
                 }
             }
             if self
-                .pace
-                .read_more(&mut self.read, &mut self.buf)
+                .intake
+                .read(&mut self.read, &mut self.buf)
                 .await
                 .map_err(|err| BollardError::IOError { err })?
                 == 0
@@ -307,7 +307,7 @@ mod tests {
     async fn read_all(
         bytes: &[u8],
         piece: usize,
-        pace: Pace,
+        intake: Intake,
     ) -> Result<Vec<(u8, Vec<u8>)>, String> {
         let (mut tx, rx) = tokio::io::duplex(piece.max(1));
         let owned = bytes.to_vec();
@@ -319,7 +319,7 @@ mod tests {
         let mut frames = Frames {
             read: rx,
             buf: BytesMut::new(),
-            pace,
+            intake,
             _keep: None,
         };
         let mut out = vec![];
@@ -352,7 +352,7 @@ mod tests {
         ];
         for piece in [1, 3, 7, 8, 9, 4096, 1 << 20] {
             assert_eq!(
-                read_all(&stream, piece, Pace::none()).await.unwrap(),
+                read_all(&stream, piece, Intake::unpaced()).await.unwrap(),
                 want,
                 "pieces of {piece}"
             );
@@ -360,7 +360,7 @@ mod tests {
         // Paced as `attach` reads (a pause after each short read): the same frames.
         for piece in [4099, 1 << 20] {
             assert_eq!(
-                read_all(&stream, piece, Pace::after_short_reads(PAUSE))
+                read_all(&stream, piece, Intake::paced(PAUSE))
                     .await
                     .unwrap(),
                 want,
@@ -373,20 +373,25 @@ mod tests {
     async fn a_stream_that_ends_inside_a_frame_is_an_error() {
         let mut stream = frame(1, b"whole\n");
         let whole = vec![(1, b"whole\n".to_vec())];
-        assert_eq!(read_all(&stream, 5, Pace::none()).await.unwrap(), whole);
+        assert_eq!(
+            read_all(&stream, 5, Intake::unpaced()).await.unwrap(),
+            whole
+        );
         stream.extend(&frame(1, b"torn line\n")[..12]);
-        let e = read_all(&stream, 5, Pace::none()).await.unwrap_err();
+        let e = read_all(&stream, 5, Intake::unpaced()).await.unwrap_err();
         assert!(e.contains("ended inside a frame (12 bytes"), "{e}");
-        assert!(read_all(&stream[..6], 5, Pace::none()).await.is_err());
+        assert!(read_all(&stream[..6], 5, Intake::unpaced()).await.is_err());
     }
 
     #[tokio::test]
     async fn an_engine_error_frame_or_an_unknown_stream_is_an_error() {
         let mut stream = frame(1, b"a\n");
         stream.extend(frame(3, b"container io failed\n"));
-        let e = read_all(&stream, 4096, Pace::none()).await.unwrap_err();
+        let e = read_all(&stream, 4096, Intake::unpaced())
+            .await
+            .unwrap_err();
         assert!(e.contains("container io failed"), "{e}");
-        let e = read_all(&frame(7, b"?"), 4096, Pace::none())
+        let e = read_all(&frame(7, b"?"), 4096, Intake::unpaced())
             .await
             .unwrap_err();
         assert!(e.contains("unknown stream 7"), "{e}");
