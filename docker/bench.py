@@ -8,8 +8,9 @@ records at pipe speed (one stream, ~250-byte RECORD lines) runs, K times each an
   alone: docker run -d --log-driver none IMAGE read … then docker wait: the same container writing
          the same records with nobody reading them, the limit a sync can reach;
   attached: the same container with a reader that discards its attach stream (256 KiB reads on the
-         engine's unix socket): what any reader of the attach stream costs, next to nobody reading
-         (in wall time, and in the reader's own CPU: the kernel's copies and wake-ups);
+         engine's unix socket, paced as the tap paces them): what any reader of the attach stream
+         costs, next to nobody reading (in wall time, and in the reader's own CPU: the kernel's
+         copies and wake-ups);
   cli:   docker run --rm IMAGE read … > /dev/null, the Docker CLI reading them (a second reference);
   tap:   tap-airbyte --config … --catalog … > /dev/null
   (before: the same with another tap binary, --before PATH, e.g. a build of an earlier commit)
@@ -120,7 +121,7 @@ def alone(d):
     return wall, 0.0, 0, code
 
 
-def attached(d):
+def attached(d, pause=0.0001):
     """The connector's container with a reader that discards its output: the attach stream the tap
     reads (HTTP/1.1 upgrade on the engine's unix socket, stdout and stderr multiplexed, no log
     driver, as the tap creates its containers), read in 256 KiB pieces and thrown away, the least
@@ -163,9 +164,16 @@ def attached(d):
     call("POST", f"/v1.41/containers/{cid}/start")
     # The reader's own CPU while it reads: mostly the kernel's, for the copies and the wake-ups
     # that any reader of the attach stream pays (a python loop adds about 1 us per read).
+    # Paced as the tap paces it (`runtime::docker::attach::PAUSE`): after a read shorter than
+    # 128 KiB, `pause` s before the next, so frames gather in the socket instead of waking the
+    # reader once each.
     r0 = os.times()
-    while sock.recv(256 * 1024):
-        pass
+    while True:
+        got = len(sock.recv(256 * 1024))
+        if got == 0:
+            break
+        if got < 128 * 1024 and pause:
+            time.sleep(pause)
     r1 = os.times()
     cpu = (r1.user - r0.user) + (r1.system - r0.system)
     sock.close()
