@@ -164,9 +164,9 @@ def attached(d, pause=0.0001):
     call("POST", f"/v1.41/containers/{cid}/start")
     # The reader's own CPU while it reads: mostly the kernel's, for the copies and the wake-ups
     # that any reader of the attach stream pays (a python loop adds about 1 us per read).
-    # Paced as the tap paces it (`runtime::docker::attach::PAUSE`): after a read shorter than
-    # 128 KiB, `pause` s before the next, so frames gather in the socket instead of waking the
-    # reader once each.
+    # Paced as the tap paces it: after a read shorter than 128 KiB, `pause` s before the next, so
+    # frames gather in the socket instead of waking the reader once each. The default is
+    # `runtime::docker::attach::PAUSE` (100 us): keep the two in step.
     r0 = os.times()
     while True:
         got = len(sock.recv(256 * 1024))

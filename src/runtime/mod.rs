@@ -40,10 +40,11 @@ pub async fn read_more<R: AsyncRead + Unpin>(
 }
 
 /// Gives `buf` room for a read: below [`MIN_ROOM`] a fresh buffer of [`READ_BYTES`] (or twice
-/// what it holds) takes over what `buf` holds. The fresh buffer is `spare` when every chunk split
-/// off it has been dropped (its pages are already the process's: the kernel's copy into a new
-/// buffer faults its pages in, which was about 5 % of the tap's CPU during a sync); `buf`'s old
-/// allocation becomes the spare, to be reused two buffers on.
+/// what it holds) takes over what `buf` holds, and `buf`'s old allocation becomes the `spare`. The
+/// spare from the swap before is reused as the fresh buffer when every chunk split off it has been
+/// dropped by now (its pages are already the process's: the kernel's copy into a new buffer faults
+/// its pages in, which was about 5 % of the tap's CPU during a sync) and it is not more than twice
+/// the size wanted (a buffer grown for one huge frame is let go).
 fn make_room(buf: &mut BytesMut, spare: &mut Option<BytesMut>) {
     if buf.capacity() - buf.len() >= MIN_ROOM {
         return;
@@ -51,10 +52,13 @@ fn make_room(buf: &mut BytesMut, spare: &mut Option<BytesMut>) {
     let want = READ_BYTES.max(buf.len() * 2);
     // `try_reclaim` takes the whole allocation back only when nothing else shares it.
     let mut fresh = match spare.take() {
-        Some(mut old) if old.is_empty() => match old.try_reclaim(want) {
-            true => old,
-            false => BytesMut::with_capacity(want),
-        },
+        Some(mut old) if old.is_empty() => {
+            if old.try_reclaim(want) && old.capacity() <= 2 * want {
+                old
+            } else {
+                BytesMut::with_capacity(want)
+            }
+        }
         _ => BytesMut::with_capacity(want),
     };
     fresh.extend_from_slice(buf);
@@ -66,8 +70,8 @@ fn make_room(buf: &mut BytesMut, spare: &mut Option<BytesMut>) {
 /// A read shorter than this is followed by the [`Intake`]'s pause (when it has one).
 const SHORT_READ: usize = READ_BYTES / 2;
 
-/// How a connector's output stream is read: into 256 KiB buffers that are reused once the
-/// chunks split off them are dropped ([`make_room`]), at once or paced.
+/// How one stream of a connector's output is read: into 256 KiB buffers, each reused two buffers
+/// on if the chunks split off it have been dropped by then ([`make_room`]), at once or paced.
 ///
 /// Paced, a read shorter than 128 KiB is followed by a pause, so the next read finds several of
 /// the writer's writes in the kernel's buffer instead of waking the tap for each one. For a
@@ -256,6 +260,29 @@ mod tests {
         );
         assert_eq!(fourth, &data[3 * READ_BYTES..]);
         drop(other);
+    }
+
+    #[test]
+    fn a_buffer_grown_for_a_huge_piece_is_let_go() {
+        let data = vec![5u8; 32 * READ_BYTES];
+        let mut reader = &data[..];
+        let (mut intake, mut buf) = (Intake::unpaced(), BytesMut::new());
+        // Each read fills the buffer's room: then it brings as much as the buffer it went into.
+        let mut read = |buf: &mut BytesMut| {
+            let n = futures_util::FutureExt::now_or_never(intake.read(&mut reader, buf));
+            n.unwrap().unwrap()
+        };
+        // 1 MiB that is not split off (one engine frame that large) grows the buffer to 1 MiB.
+        while buf.len() < 4 * READ_BYTES {
+            read(&mut buf);
+        }
+        drop(buf.split());
+        // Then everything is split off as it comes: the 1 MiB buffer is not reused.
+        let sizes: Vec<usize> = (0..10).map(|_| (read(&mut buf), buf.split()).0).collect();
+        assert!(
+            sizes[2..].iter().all(|&n| n <= 2 * READ_BYTES),
+            "buffers read into: {sizes:?}"
+        );
     }
 
     #[tokio::test]

@@ -357,15 +357,26 @@ mod tests {
                 "pieces of {piece}"
             );
         }
-        // Paced as `attach` reads (a pause after each short read): the same frames.
+        // Over 1 MiB of frames that straddle the 256 KiB buffers (the part of a frame already
+        // read is carried into the next buffer, from the third one on a reused one), read at once
+        // and paced as `attach` reads (a pause after each short read): the same frames.
+        let (mut long, mut long_want) = (stream, want);
+        for k in 0..40u8 {
+            let payload = vec![k; 30_001];
+            long.extend(frame(1 + k % 2, &payload));
+            long_want.push((1 + k % 2, payload));
+        }
         for piece in [4099, 1 << 20] {
-            assert_eq!(
-                read_all(&stream, piece, Intake::paced(PAUSE))
-                    .await
-                    .unwrap(),
-                want,
-                "paced, pieces of {piece}"
-            );
+            for (how, intake) in [
+                ("at once", Intake::unpaced()),
+                ("paced", Intake::paced(PAUSE)),
+            ] {
+                assert_eq!(
+                    read_all(&long, piece, intake).await.unwrap(),
+                    long_want,
+                    "{how}, pieces of {piece}"
+                );
+            }
         }
     }
 
